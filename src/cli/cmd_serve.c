@@ -1,0 +1,177 @@
+/*
+ * cmd_serve.c — `printdesk serve`: checks the configuration, prepares the
+ * database and storage, serves HTTP until SIGTERM or SIGINT, then drains
+ * the requests in flight (up to Cloud Run's 10 s grace period) and exits.
+ */
+#include "cli/cli.h"
+
+#include "common/err.h"
+#include "db/db.h"
+#include "http/server.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "store/store.h"
+#include "web/web.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DRAIN_TIMEOUT_MS 10000
+
+static const char help[] =
+    "usage: printdesk serve [OPTIONS]\n\n"
+    "Serves the dashboard, the API, uploads, webhooks and metrics until\n"
+    "SIGTERM or SIGINT, then lets requests in flight finish (up to 10 s).\n"
+    "On a loopback address (local mode) missing secrets are generated\n"
+    "into the data folder; anywhere else they must be set.\n\nOptions:\n"
+    CONFIG_FLAGS_HELP
+    "\nEnvironment: SHOPIFY_APP_SECRET, SHOPIFY_APP_SECRET_PREVIOUS,\n"
+    "PRINTDESK_DATA_KEY, SHOPIFY_API_KEY, ALLOWED_ORIGINS, METRICS_TOKEN,\n"
+    "CONNECTION_TIMEOUT, MAX_CONNECTIONS, PER_IP_CONNECTIONS,\n"
+    "HEADER_MEMORY_KIB, TRUST_PROXY, GOOGLE_CLOUD_PROJECT.\n";
+
+/* Configuration checks that need more than one setting. */
+static int
+check_config(struct config *cfg)
+{
+    char err[512];
+
+    if (config_prepare_data_dir(cfg, err, sizeof(err)) < 0 ||
+        config_require_secrets(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "printdesk serve: %s\n", err);
+        return CONFIG_EXIT_BAD;
+    }
+    return 0;
+}
+
+/* Opens the database, applies migrations, opens the store. */
+static int
+prepare_backends(const struct config *cfg, store **st)
+{
+    char err[512];
+    db *d;
+    int applied = 0;
+
+    if (db_pool_init(cfg->database_url) != PD_OK)
+        return -1;
+    d = db_thread();
+    if (d == NULL)
+        return -1;
+    if (db_migrate(d, &applied) != PD_OK) {
+        log_error("cannot migrate the database: %s", db_errmsg(d));
+        return -1;
+    }
+    if (applied > 0)
+        log_notice("applied %d database migration(s)", applied);
+    if (store_open(cfg->storage_url, st, err, sizeof(err)) != PD_OK) {
+        log_error("cannot open storage %s: %s", cfg->storage_url, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+start_http(const struct config *cfg, http_server **out)
+{
+    struct http_server_config hc = {
+        .host = cfg->listen_host,
+        .port = cfg->port,
+        .threads = cfg->threads,
+        .connection_timeout_s = cfg->connection_timeout_s,
+        .max_connections = cfg->max_connections,
+        .per_ip_connections = cfg->per_ip_connections,
+        .connection_memory = (size_t)cfg->header_memory_kib * 1024,
+    };
+    char ancestors[300], err[512];
+    const struct http_route *routes;
+    int nroutes;
+
+    snprintf(ancestors, sizeof(ancestors), "https://%s "
+             "https://admin.shopify.com", cfg->shop);
+    hc.frame_ancestors = ancestors;
+    routes = web_routes(&nroutes);
+    if (http_server_start(&hc, routes, nroutes, out, err, sizeof(err)) !=
+        PD_OK) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Blocks until SIGTERM or SIGINT; returns the signal's number. */
+static int
+wait_for_stop(const sigset_t *set)
+{
+    int sig = 0;
+
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+static void
+announce(const struct config *cfg, const http_server *server)
+{
+    const char *host = cfg->listen_host;
+    bool v6 = strchr(host, ':') != NULL;
+    char fields[128];
+
+    snprintf(fields, sizeof(fields), "\"port\":%d,\"threads\":%u",
+             http_server_port(server), cfg->threads);
+    log_write(LOG_NOTICE, fields, "printdesk listening on http://%s%s%s:%d/",
+              v6 ? "[" : "", host, v6 ? "]" : "", http_server_port(server));
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+    static struct config cfg;
+    struct app app = {.cfg = &cfg, .started_ms = pd_now_ms()};
+    sigset_t stop_signals;
+    int rc, sig;
+    unsigned left;
+
+    if (cli_wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if ((rc = cli_load_config(&cfg, argc, argv)) != 0 ||
+        (rc = check_config(&cfg)) != 0)
+        return rc;
+
+    /* Every thread started from here on inherits the blocked signals. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    web_set_app(&app);
+    rc = 1;
+    if (prepare_backends(&cfg, &app.store) < 0)
+        goto done;
+    web_register_gauges();
+    if (start_http(&cfg, &app.server) < 0)
+        goto done;
+    announce(&cfg, app.server);
+
+    sig = wait_for_stop(&stop_signals);
+    log_notice("%s received: no new connections; waiting up to %d ms for "
+               "%u request(s) in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+               DRAIN_TIMEOUT_MS, http_server_in_flight(app.server));
+    left = http_server_drain(app.server, DRAIN_TIMEOUT_MS);
+    if (left > 0)
+        log_warn("%u request(s) still running after %d ms are cut off", left,
+                 DRAIN_TIMEOUT_MS);
+    rc = 0;
+done:
+    http_server_stop(app.server);
+    app.server = NULL;
+    db_pool_shutdown();
+    store_close(app.store);
+    metrics_shutdown();
+    if (rc == 0)
+        log_notice("printdesk stopped cleanly");
+    return rc;
+}

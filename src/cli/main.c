@@ -1,1 +1,78 @@
-int main(void) { return 0; }
+/*
+ * main.c — the printdesk binary: picks the subcommand and hands it the
+ * rest of the command line.
+ */
+#include "cli/cli.h"
+
+#include "obs/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"serve", cmd_serve, "the HTTP server (dashboard, API, uploads, "
+                         "webhooks, metrics)"},
+    {"migrate", cmd_migrate, "apply database schema migrations"},
+    {"seed-demo", cmd_seed_demo, "fill an empty database with demo orders "
+                                 "and photos"},
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "usage: printdesk COMMAND [OPTIONS]\n\n"
+                 "The fulfillment desk of a Shopify print shop.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun `printdesk COMMAND --help` for a command's options."
+                 "\n");
+}
+
+int
+cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int
+cli_load_config(struct config *cfg, int argc, char **argv)
+{
+    char err[512];
+
+    if (config_load(cfg, argc, argv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "printdesk %s: %s\n", argv[0], err);
+        return CONFIG_EXIT_BAD;
+    }
+    log_setup((enum log_level)cfg->log_level, cfg->log_json);
+    log_set_project(cfg->project_id);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "help") == 0 ||
+        strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return argc < 2 ? CONFIG_EXIT_BAD : 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "printdesk: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return CONFIG_EXIT_BAD;
+}

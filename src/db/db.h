@@ -35,10 +35,17 @@ typedef struct db_arg {
 #define DB_NULL ((db_arg){.type = DB_T_NULL})
 #define DB_INT(v) ((db_arg){.type = DB_T_INT, .i = (int64_t)(v)})
 #define DB_REAL(v) ((db_arg){.type = DB_T_REAL, .d = (double)(v)})
-#define DB_TEXT(s)                                                         \
-    ((s) != NULL ? (db_arg){.type = DB_T_TEXT, .p = (s), .len = strlen(s)} \
-                 : (db_arg){.type = DB_T_NULL})
+#define DB_TEXT(s) db_text_arg(s)
 #define DB_BLOB(ptr, n) ((db_arg){.type = DB_T_BLOB, .p = (ptr), .len = (n)})
+
+/* A text parameter, or NULL when s is NULL. */
+static inline db_arg
+db_text_arg(const char *s)
+{
+    if (s == NULL)
+        return (db_arg){.type = DB_T_NULL};
+    return (db_arg){.type = DB_T_TEXT, .p = s, .len = strlen(s)};
+}
 
 /*
  * Opens a connection for a URL: "sqlite:PATH" (PATH may be ":memory:") or

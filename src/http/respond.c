@@ -1,0 +1,210 @@
+/*
+ * respond.c — building answers: the security headers every response
+ * carries, JSON and HTML errors, and the one mapping from pd_err to an
+ * HTTP status.
+ */
+#include "http/http_internal.h"
+
+#include "common/err.h"
+#include "obs/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int
+http_status_for_err(int err)
+{
+    switch (err) {
+    case PD_OK: return 200;
+    case PD_EINVAL: return 400;
+    case PD_ENOTFOUND: return 404;
+    case PD_ECONFLICT: return 409;
+    case PD_ETOOBIG: return 413;
+    case PD_EUNAVAIL: return 503;
+    case PD_EBUSY: return 503;
+    default: return 500;
+    }
+}
+
+/* The short machine-readable code that goes with a status. */
+static const char *
+code_for_status(int status)
+{
+    switch (status) {
+    case 400: return "bad_request";
+    case 401: return "unauthenticated";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 413: return "too_large";
+    case 415: return "unsupported_type";
+    case 422: return "invalid_content";
+    case 429: return "rate_limited";
+    case 503: return "unavailable";
+    default: return status >= 500 ? "internal" : "error";
+    }
+}
+
+void
+http_add_header(http_req *req, const char *name, const char *value)
+{
+    struct pending_header *h = arena_alloc(req->arena, sizeof(*h));
+
+    if (h == NULL)
+        return;
+    h->name = arena_strdup(req->arena, name);
+    h->value = arena_strdup(req->arena, value);
+    h->next = req->headers;
+    req->headers = h;
+}
+
+static bool
+has_pending(const http_req *req, const char *name)
+{
+    for (const struct pending_header *h = req->headers; h; h = h->next)
+        if (strcasecmp(h->name, name) == 0)
+            return true;
+    return false;
+}
+
+static void
+add_security_headers(http_req *req, struct MHD_Response *resp)
+{
+    const char *ancestors = http_server_frame_ancestors(req->server);
+    char csp[512];
+
+    snprintf(csp, sizeof(csp),
+             "default-src 'self'; img-src 'self' data: blob:; "
+             "style-src 'self'; script-src 'self'; object-src 'none'; "
+             "base-uri 'none'; form-action 'self'; frame-ancestors %s",
+             ancestors && *ancestors ? ancestors : "'none'");
+    MHD_add_response_header(resp, "Content-Security-Policy", csp);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    if (!has_pending(req, "Cache-Control"))
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+}
+
+int
+http_queue(http_req *req, int status, struct MHD_Response *resp)
+{
+    enum MHD_Result ok;
+
+    if (req->answered) {
+        MHD_destroy_response(resp);
+        log_error("a second answer for one request was dropped");
+        return PD_ERR;
+    }
+    for (struct pending_header *h = req->headers; h; h = h->next)
+        MHD_add_response_header(resp, h->name, h->value);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    add_security_headers(req, resp);
+    if (http_server_is_draining(req->server))
+        MHD_add_response_header(resp, "Connection", "close");
+    ok = MHD_queue_response(req->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    if (ok != MHD_YES)
+        return PD_ERR;
+    req->answered = true;
+    req->status = status;
+    return PD_OK;
+}
+
+int
+http_respond(http_req *req, int status, const char *content_type,
+             const void *body, size_t len, bool copy)
+{
+    struct MHD_Response *resp;
+
+    resp = MHD_create_response_from_buffer(
+        len, (void *)body,
+        copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return PD_ENOMEM;
+    if (content_type != NULL)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    req->response_bytes = len;
+    return http_queue(req, status, resp);
+}
+
+int
+http_respond_json(http_req *req, int status, pd_buf *b)
+{
+    if (b->failed)
+        return http_error(req, 500, "internal", "out of memory");
+    return http_respond(req, status, "application/json", buf_cstr(b),
+                        b->len, true);
+}
+
+/* Appends s with the five HTML-significant characters escaped. */
+static void
+append_html_escaped(pd_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': buf_puts(b, "&lt;"); break;
+        case '>': buf_puts(b, "&gt;"); break;
+        case '&': buf_puts(b, "&amp;"); break;
+        case '"': buf_puts(b, "&quot;"); break;
+        case '\'': buf_puts(b, "&#39;"); break;
+        default: buf_append(b, s, 1);
+        }
+    }
+}
+
+static void
+error_page(pd_buf *b, int status, const char *message, const char *rid)
+{
+    buf_printf(b,
+               "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+               "<meta name=\"viewport\" content=\"width=device-width,"
+               "initial-scale=1\"><title>%d — printdesk</title></head>"
+               "<body><main><h1>%d</h1><p>", status, status);
+    append_html_escaped(b, message);
+    buf_puts(b, "</p><p><small>Request ");
+    append_html_escaped(b, rid);
+    buf_puts(b, "</small></p></main></body></html>\n");
+}
+
+/*
+ * Errors on HTML routes are pages; so are errors outside any route when a
+ * browser asked for HTML (a mistyped link), everything else gets JSON.
+ */
+static bool
+wants_html(http_req *req)
+{
+    const char *accept;
+
+    if (req->route != NULL)
+        return (req->route->flags & ROUTE_HTML) != 0;
+    accept = http_header(req, "Accept");
+    return accept != NULL && strstr(accept, "text/html") != NULL;
+}
+
+int
+http_error(http_req *req, int status, const char *code,
+           const char *message)
+{
+    pd_buf b;
+    bool html = wants_html(req);
+    int rc;
+
+    buf_init(&b);
+    if (code == NULL)
+        code = code_for_status(status);
+    if (html) {
+        error_page(&b, status, message, req->request_id);
+    } else {
+        buf_puts(&b, "{\"error\":{\"code\":");
+        buf_json_string(&b, code);
+        buf_puts(&b, ",\"message\":");
+        buf_json_string(&b, message);
+        buf_puts(&b, "}}\n");
+    }
+    rc = http_respond(req, status,
+                      html ? "text/html; charset=utf-8" : "application/json",
+                      buf_cstr(&b), b.len, true);
+    buf_free(&b);
+    return rc;
+}

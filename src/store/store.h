@@ -56,7 +56,10 @@ int store_ping(store *s, char *err, size_t errlen);
 /*
  * Streams a new object in. Nothing is visible under key until commit
  * succeeds; commit replaces an existing object atomically. Commit and
- * abort free the writer, whatever they return.
+ * abort free the writer, whatever they return. A failed write makes
+ * commit fail too. The local folder cannot hold both "a" and "a/b"
+ * (such a put fails with PD_ECONFLICT) nor a segment over 255 bytes
+ * (PD_EINVAL).
  */
 int store_put_begin(store *s, const char *key, store_writer **out);
 int store_put_write(store_writer *w, const void *data, size_t len);
@@ -74,6 +77,15 @@ int store_get(store *s, const char *key, int64_t offset, int64_t length,
               store_reader **out);
 /* Reads up to len bytes: >0 bytes read, 0 at the end, <0 a pd_err. */
 ssize_t store_read(store_reader *r, void *buf, size_t len);
+/*
+ * The open file behind a reader, for zero-copy sending: the part of the
+ * range not read yet is length bytes at offset in fd. PD_EINVAL when the
+ * backend has no file (S3). The reader keeps owning fd (closed by
+ * store_reader_close): dup() it before handing it to code that closes
+ * it, such as MHD_create_response_from_fd_at_offset64.
+ */
+int store_reader_fd(store_reader *r, int *fd, int64_t *offset,
+                    int64_t *length);
 void store_reader_close(store_reader *r);
 
 int store_stat(store *s, const char *key, struct store_stat *st);

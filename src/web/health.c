@@ -1,0 +1,228 @@
+/*
+ * health.c — the operator's routes: liveness, readiness (the database
+ * and the storage answer), Prometheus metrics, the front page, and the
+ * test-only routes (a slow request, a body echo) the tests drive.
+ */
+#include "web/web.h"
+
+#include "common/err.h"
+#include "db/db.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int
+web_healthz(http_req *req)
+{
+    static const char body[] = "{\"status\":\"ok\"}\n";
+
+    return http_respond(req, 200, "application/json", body,
+                        sizeof(body) - 1, false);
+}
+
+static const char *
+check_database(char *reason, size_t len)
+{
+    db *d = db_thread();
+
+    if (d == NULL) {
+        snprintf(reason, len, "cannot connect");
+        return reason;
+    }
+    /* A connection the server dropped fails once, then reconnects. */
+    if (db_ping(d) != PD_OK && db_ping(d) != PD_OK) {
+        snprintf(reason, len, "%s", db_errmsg(d));
+        return reason;
+    }
+    return NULL;
+}
+
+int
+web_readyz(http_req *req)
+{
+    char db_reason[256], store_reason[256];
+    const char *db_fail = check_database(db_reason, sizeof(db_reason));
+    const char *store_fail = NULL;
+    pd_buf b;
+    int rc;
+
+    if (store_ping(web_app()->store, store_reason, sizeof(store_reason)) !=
+        PD_OK)
+        store_fail = store_reason;
+    if (db_fail != NULL || store_fail != NULL)
+        log_warn("not ready: database %s; storage %s",
+                 db_fail ? db_fail : "ok", store_fail ? store_fail : "ok");
+    buf_init(&b);
+    buf_printf(&b, "{\"status\":\"%s\",\"checks\":{\"database\":",
+               db_fail || store_fail ? "unavailable" : "ok");
+    buf_json_string(&b, db_fail ? db_fail : "ok");
+    buf_puts(&b, ",\"storage\":");
+    buf_json_string(&b, store_fail ? store_fail : "ok");
+    buf_puts(&b, "}}\n");
+    rc = http_respond_json(req, db_fail || store_fail ? 503 : 200, &b);
+    buf_free(&b);
+    return rc;
+}
+
+/* True when no token is configured or the bearer token matches it. */
+static bool
+metrics_allowed(http_req *req)
+{
+    const char *want = web_app()->cfg->metrics_token;
+    const char *auth = http_header(req, "Authorization");
+    size_t n = strlen(want);
+
+    if (n == 0)
+        return true;
+    if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
+        strlen(auth + 7) != n)
+        return false;
+    return CRYPTO_memcmp(auth + 7, want, n) == 0;
+}
+
+int
+web_metrics(http_req *req)
+{
+    pd_buf b;
+    int rc;
+
+    if (!metrics_allowed(req)) {
+        http_add_header(req, "WWW-Authenticate", "Bearer");
+        return http_error(req, 401, NULL, "a metrics token is required");
+    }
+    buf_init(&b);
+    metrics_render(&b);
+    if (b.failed)
+        rc = http_error(req, 500, NULL, "out of memory");
+    else
+        rc = http_respond(req, 200, "text/plain; version=0.0.4",
+                          buf_cstr(&b), b.len, true);
+    buf_free(&b);
+    return rc;
+}
+
+int
+web_home(http_req *req)
+{
+    static const char page[] =
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width,"
+        "initial-scale=1\"><title>printdesk</title></head><body><main>"
+        "<h1>printdesk</h1><p>The fulfillment desk is running.</p><ul>"
+        "<li><a href=\"readyz\">Readiness</a></li>"
+        "<li><a href=\"metrics\">Metrics</a></li></ul></main></body>"
+        "</html>\n";
+
+    http_add_header(req, "Cache-Control", "no-cache");
+    return http_respond(req, 200, "text/html; charset=utf-8", page,
+                        sizeof(page) - 1, false);
+}
+
+/* Sleeps ms milliseconds (at most 30 s), then answers. */
+int
+web_test_sleep(http_req *req)
+{
+    const char *ms_text = http_query(req, "ms");
+    int64_t ms = 1000;
+    struct timespec ts;
+
+    if (ms_text != NULL && pd_parse_i64(ms_text, 0, 30000, &ms) != PD_OK)
+        return http_error(req, 400, NULL, "ms must be 0..30000");
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000;
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    return http_respond(req, 200, "application/json", "{\"slept\":true}\n",
+                        15, false);
+}
+
+/* Answers with the size and SHA-256 of the buffered body. */
+int
+web_test_echo(http_req *req)
+{
+    unsigned char digest[32];
+    char hex[65];
+    size_t len;
+    const char *body = http_body(req, &len);
+    pd_buf b;
+    int rc;
+
+    SHA256((const unsigned char *)body, len, digest);
+    pd_hex(hex, digest, sizeof(digest));
+    buf_init(&b);
+    buf_printf(&b, "{\"bytes\":%zu,\"sha256\":\"%s\"}\n", len, hex);
+    rc = http_respond_json(req, 200, &b);
+    buf_free(&b);
+    return rc;
+}
+
+static double
+resident_bytes(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+static double
+start_time_seconds(void)
+{
+    return (double)web_app()->started_ms / 1000.0;
+}
+
+static double
+uptime_seconds(void)
+{
+    return (double)(pd_now_ms() - web_app()->started_ms) / 1000.0;
+}
+
+static double
+open_connections(void)
+{
+    return web_app()->server ? http_server_connections(web_app()->server)
+                             : 0;
+}
+
+static double
+in_flight(void)
+{
+    return web_app()->server ? http_server_in_flight(web_app()->server) : 0;
+}
+
+static double
+pool_connections(void)
+{
+    return db_pool_open_count();
+}
+
+void
+web_register_gauges(void)
+{
+    metrics_gauge("process_resident_memory_bytes",
+                  "Resident memory of the process in bytes.",
+                  resident_bytes);
+    metrics_gauge("process_start_time_seconds",
+                  "Start time of the process since the epoch, in seconds.",
+                  start_time_seconds);
+    metrics_gauge("printdesk_uptime_seconds",
+                  "Seconds since the server started.", uptime_seconds);
+    metrics_gauge("http_open_connections",
+                  "Client connections open now.", open_connections);
+    metrics_gauge("http_requests_in_flight",
+                  "Requests being served now.", in_flight);
+    metrics_gauge("db_pool_connections",
+                  "Database connections open in the per-thread pool.",
+                  pool_connections);
+}

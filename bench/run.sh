@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# run.sh — printdesk's benchmarks: /healthz throughput (printdesk at two log
+# levels and a bare libmicrohttpd baseline), start-up time on a 100,000-order
+# SQLite database, and resident memory idle and under load.
+# Usage: bench/run.sh BUILD_DIR   (make bench runs `bench/run.sh build`)
+# Prints one figure a line with its target; it never fails on slow figures,
+# only when a measurement cannot be taken (exit 1 after the rest ran).
+set -euo pipefail
+
+usage() { echo "usage: bench/run.sh BUILD_DIR" >&2; exit 2; }
+[ $# -eq 1 ] || usage
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+BUILD=$1
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+BIN=$BUILD/printdesk
+OUT=$BENCH_DIR/.out                     # cache of seeded databases
+ORDERS=${BENCH_ORDERS:-100000}          # orders in the start-up database
+STARTS=${BENCH_STARTS:-10}              # timed starts
+WRK_SECONDS=${BENCH_WRK_SECONDS:-10}    # length of each wrk run
+THREADS=2                               # server threads, as bare_mhd's pool
+FAILED=0
+SERVER_PID=
+declare -A RPS=()                       # req/s by server, for the ratio
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/printdesk-bench.XXXXXX")
+
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+    stop_server
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# Keep the caller's printdesk settings out of the measurements.
+unset DATABASE_URL STORAGE_URL PRINTDESK_DATA_DIR LOG_LEVEL LOG_FORMAT \
+      PRINTDESK_THREADS
+
+fail() { echo "$1: FAILED ($2)"; FAILED=1; }
+
+# Compiles the baseline server and the timing helper into $TMP.
+build_helpers() {
+    local mhd
+    mhd=$(pkg-config --cflags --libs libmicrohttpd)
+    # shellcheck disable=SC2086  # pkg-config output is a list of flags
+    gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$TMP/bare_mhd" \
+        "$BENCH_DIR/bare_mhd.c" $mhd -lpthread
+    gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$TMP/probe" \
+        "$BENCH_DIR/probe.c"
+}
+
+print_machine() {
+    local cpu
+    cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
+    echo "# machine: $(nproc) cores, ${cpu:-unknown CPU}; $(wrk -v 2>&1 |
+        head -1 | cut -d' ' -f1-2); libmicrohttpd" \
+        "$(pkg-config --modversion libmicrohttpd)"
+    echo "# load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" \
+        "(other processes on these cores lower every figure)"
+}
+
+# start_server PORT CMD... : runs CMD in the background with its output
+# discarded, and waits (up to 30 s) until /healthz answers 200.
+start_server() {
+    local port=$1
+    shift
+    "$@" </dev/null >/dev/null 2>&1 &
+    SERVER_PID=$!
+    "$TMP/probe" wait "$port" 30000 >/dev/null
+}
+
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+# rss_mib PID FIELD : a /proc/PID/status size (VmRSS now, VmHWM peak,
+# RssAnon heap and stacks, RssFile mapped files: mostly shared libraries)
+# in MiB.
+rss_mib() {
+    awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
+}
+
+# idle_rss PID : "VmRSS MiB (anon A, files F" for the idle figures.
+idle_rss() {
+    echo "$(rss_mib "$1" VmRSS) MiB (anon $(rss_mib "$1" RssAnon)," \
+        "files $(rss_mib "$1" RssFile)"
+}
+
+# wrk_healthz PORT : 64 keep-alive connections, one wrk thread; prints
+# "REQ_PER_S P99_MS ERRORS" from wrk's report.
+wrk_healthz() {
+    wrk -t1 -c64 -d"${WRK_SECONDS}s" --latency \
+        "http://127.0.0.1:$1/healthz" > "$TMP/wrk.txt"
+    awk '
+        function ms(v) {
+            if (v ~ /us$/) return v / 1000
+            if (v ~ /ms$/) return v + 0
+            if (v ~ /s$/)  return v * 1000
+            return v
+        }
+        /Requests\/sec:/            { rps = $2 }
+        $1 == "99%"                 { p99 = ms($2) }
+        /Non-2xx or 3xx responses/  { errors += $NF }
+        /Socket errors/ {
+            gsub(/,/, ""); errors += $4 + $6 + $8 + $10
+        }
+        END { printf "%.0f %.2f %d\n", rps, p99, errors }
+    ' "$TMP/wrk.txt"
+}
+
+# load_run NAME TARGET PORT CMD... : measures (1) throughput and (3) memory
+# of one server: idle RSS one second after its first 200, then wrk, then
+# its peak RSS (VmHWM), which the load has pushed up.
+load_run() {
+    local name=$1 target=$2 port=$3 idle peak res rps p99 errors note=''
+    shift 3
+    if ! start_server "$port" "$@"; then
+        fail "healthz_rps_64conn_$name" "the server did not start"
+        stop_server
+        return 0
+    fi
+    sleep 1
+    idle=$(idle_rss "$SERVER_PID")
+    if ! res=$(wrk_healthz "$port"); then
+        fail "healthz_rps_64conn_$name" "wrk failed"
+        stop_server
+        return 0
+    fi
+    peak=$(rss_mib "$SERVER_PID" VmHWM)
+    stop_server
+    read -r rps p99 errors <<< "$res"
+    [ "$errors" -eq 0 ] || note=", $errors socket errors or non-2xx"
+    printf 'healthz_rps_64conn_%s: %s req/s (p99 %s ms%s; %s)\n' \
+        "$name" "$rps" "$p99" "$note" "$target"
+    RPS[$name]=$rps
+    record_rss "$name" "$idle" "$peak"
+}
+
+# Keeps the memory figures of load_run to print them as their own section.
+record_rss() {
+    local idle_target="target < 15 MiB" load_target="target < 40 MiB"
+    if [ "$1" = bare_mhd ]; then
+        idle_target=baseline
+        load_target=baseline
+    fi
+    RSS_LINES+=("rss_idle_$1: $2; $idle_target)"
+                "rss_peak_under_load_$1: $3 MiB ($load_target)")
+}
+
+# Measurement 1 and 3: /healthz under wrk, and resident memory.
+bench_throughput() {
+    local port data level
+    RSS_LINES=()
+    for level in info warning; do
+        port=$("$TMP/probe" free-port)
+        data=$TMP/data-$level
+        mkdir -p "$data"
+        load_run "printdesk_$level" "target >= 100000 req/s" "$port" \
+            env LOG_LEVEL=$level PRINTDESK_THREADS=$THREADS \
+            "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data"
+    done
+    port=$("$TMP/probe" free-port)
+    load_run bare_mhd "baseline: about 200000 req/s on 2 cores" "$port" \
+        "$TMP/bare_mhd" "$port"
+    print_ratio
+}
+
+# printdesk's req/s as a share of bare_mhd's in the same run: the figure
+# least moved by other load on the machine.
+print_ratio() {
+    local level line='' bare=${RPS[bare_mhd]:-0} rps share
+    [ "$bare" -gt 0 ] || return 0
+    for level in info warning; do
+        rps=${RPS[printdesk_$level]:-}
+        [ -n "$rps" ] || continue
+        share=$((rps * 100 / bare))
+        line+="${line:+, }$level $share%"
+    done
+    echo "healthz_printdesk_share_of_bare: $line (of bare_mhd's req/s;" \
+        "target 100000/200000 = 50%)"
+}
+
+# Seeds $ORDERS demo orders once into $OUT/seed-$ORDERS and sets SEED_DIR;
+# later runs reuse it. A half-written seed is never reused.
+seed_once() {
+    local start
+    SEED_DIR=$OUT/seed-$ORDERS
+    if [ -f "$SEED_DIR/.complete" ]; then
+        echo "# seed: reusing $SEED_DIR"
+        return 0
+    fi
+    rm -rf "$SEED_DIR" "$SEED_DIR.partial"
+    mkdir -p "$SEED_DIR.partial"
+    start=$(date +%s)
+    if ! "$BIN" seed-demo --orders "$ORDERS" --data-dir "$SEED_DIR.partial" \
+            > "$OUT/seed.log" 2>&1; then
+        echo "# seed: seed-demo failed, see $OUT/seed.log"
+        return 1
+    fi
+    touch "$SEED_DIR.partial/.complete"
+    mv "$SEED_DIR.partial" "$SEED_DIR"
+    echo "# seed: $ORDERS orders in $(( $(date +%s) - start )) s into" \
+        "$SEED_DIR (kept for the next runs)"
+}
+
+# Measurement 2: spawn to first 200 from /healthz, $STARTS times, on a copy
+# of the seeded database (the page cache is warm after the first start).
+bench_startup() {
+    local name=startup_to_healthz_${ORDERS}_orders data port t
+    local times=()
+    if ! seed_once; then
+        fail "$name" "could not seed the database"
+        return 0
+    fi
+    data=$TMP/startup
+    cp -a "$SEED_DIR" "$data"
+    for _ in $(seq "$STARTS"); do
+        port=$("$TMP/probe" free-port)
+        if ! t=$("$TMP/probe" start "$port" 30000 env \
+                PRINTDESK_THREADS=$THREADS "$BIN" serve \
+                --listen "127.0.0.1:$port" --data-dir "$data"); then
+            fail "$name" "a start gave no 200 within 30 s"
+            return 0
+        fi
+        times+=("$t")
+    done
+    printf '%s\n' "${times[@]}" | sort -n | awk -v name="$name" '
+        { t[NR] = $1 }
+        END {
+            med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+            printf "%s: median %.1f ms, max %.1f ms over %d starts " \
+                   "(target < 100 ms)\n", name, med, t[NR], NR
+        }'
+    idle_rss_seeded "$data"
+}
+
+# Idle RSS one second after start with the seeded database open.
+idle_rss_seeded() {
+    local port
+    port=$("$TMP/probe" free-port)
+    if ! start_server "$port" env PRINTDESK_THREADS=$THREADS "$BIN" serve \
+            --listen "127.0.0.1:$port" --data-dir "$1"; then
+        fail "rss_idle_${ORDERS}_orders" "the server did not start"
+        stop_server
+        return 0
+    fi
+    sleep 1
+    echo "rss_idle_${ORDERS}_orders: $(idle_rss "$SERVER_PID");" \
+        "target < 15 MiB)"
+    stop_server
+}
+
+main() {
+    [ -x "$BIN" ] || { echo "run.sh: no $BIN; build first" >&2; exit 2; }
+    mkdir -p "$OUT"
+    build_helpers
+    print_machine
+    echo "# 1. GET /healthz, wrk -t1 -c64 -d${WRK_SECONDS}s, same machine;" \
+        "server output to /dev/null"
+    bench_throughput
+    echo "# 3. resident memory: idle 1 s after start; peak (VmHWM) after wrk"
+    printf '%s\n' "${RSS_LINES[@]}"
+    echo "# 2. spawn to first 200 from /healthz (tried every 1 ms)," \
+        "$ORDERS-order SQLite database"
+    bench_startup
+    exit "$FAILED"
+}
+
+main

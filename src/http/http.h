@@ -1,0 +1,86 @@
+/*
+ * http.h — what handlers see of the HTTP layer: the route table entry, the
+ * request (arena, parameters, headers, body) and the ways to answer.
+ * Every answer carries the request id and the security headers; errors
+ * are JSON on API routes and a readable page on HTML routes.
+ */
+#ifndef PD_HTTP_H
+#define PD_HTTP_H
+
+#include "common/arena.h"
+#include "common/util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct http_req http_req;
+
+/* What a handler returns: 0 once it has answered, a pd_err otherwise
+ * (the layer then answers with the status that error maps to). */
+typedef int (*http_handler_fn)(http_req *req);
+/* Streaming routes get each chunk of the body as it arrives. */
+typedef int (*http_body_fn)(http_req *req, const char *data, size_t len);
+
+enum http_route_flags {
+    ROUTE_HTML = 1 << 0,    /* errors as HTML pages, not JSON */
+    ROUTE_NO_LOG = 1 << 1,  /* no access line */
+    ROUTE_TEST_ONLY = 1 << 2, /* only with PRINTDESK_TEST_ROUTES=1 */
+};
+
+struct http_route {
+    const char *method;
+    const char *pattern; /* e.g. "/dashboard/orders/{order}" */
+    http_handler_fn handler;
+    http_body_fn on_body; /* NULL: the body is buffered (max_body) */
+    size_t max_body;      /* 0: HTTP_DEFAULT_MAX_BODY */
+    unsigned flags;
+};
+
+#define HTTP_DEFAULT_MAX_BODY (64 * 1024)
+
+/* The request's arena: memory freed when the request completes. */
+arena *http_arena(http_req *req);
+const char *http_method(const http_req *req);
+/* The decoded path, without the query string. */
+const char *http_path(const http_req *req);
+/* The query string exactly as sent (without '?'), "" when none. */
+const char *http_raw_query(const http_req *req);
+const char *http_request_id(const http_req *req);
+/* The client's address as text (the socket peer). */
+const char *http_client_addr(http_req *req);
+/* A captured path parameter, or NULL. */
+const char *http_param(const http_req *req, const char *name);
+/* A decoded query parameter (its first occurrence), or NULL. */
+const char *http_query(http_req *req, const char *name);
+/* A request header (case-insensitive), or NULL. */
+const char *http_header(http_req *req, const char *name);
+/* The buffered body of a non-streaming route (NUL-terminated). */
+const char *http_body(const http_req *req, size_t *len);
+/* A slot for a streaming handler's own state (arena-allocated). */
+void *http_user(http_req *req);
+void http_set_user(http_req *req, void *user);
+/* True while the server is draining for shutdown. */
+bool http_draining(const http_req *req);
+
+/* Adds a header to the answer this request will get. */
+void http_add_header(http_req *req, const char *name, const char *value);
+
+/*
+ * Answers with body (copied only if it does not live in the request's
+ * arena or static memory: pass copy=true for stack or heap buffers).
+ */
+int http_respond(http_req *req, int status, const char *content_type,
+                 const void *body, size_t len, bool copy);
+/* Answers with the contents of b as JSON (b is left as it was). */
+int http_respond_json(http_req *req, int status, pd_buf *b);
+/*
+ * Answers with an error: JSON {"error":{"code","message"}} or an HTML page
+ * per the route. Returns 0 so handlers can `return http_error(...)`.
+ */
+int http_error(http_req *req, int status, const char *code,
+               const char *message);
+/* The status a pd_err maps to (the one place that mapping lives). */
+int http_status_for_err(int err);
+
+#endif

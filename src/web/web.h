@@ -1,0 +1,40 @@
+/*
+ * web.h — the application's handlers and the route table. The serve
+ * command fills one struct app at start; handlers read it.
+ */
+#ifndef PD_WEB_H
+#define PD_WEB_H
+
+#include "cli/config.h"
+#include "http/http.h"
+#include "http/server.h"
+#include "store/store.h"
+
+#include <stdint.h>
+
+struct app {
+    const struct config *cfg;
+    store *store;
+    http_server *server;
+    int64_t started_ms;
+};
+
+/* Sets the context handlers use; called once before serving. */
+void web_set_app(struct app *app);
+struct app *web_app(void);
+
+/* The route table: every route, its least role, in one place. */
+const struct http_route *web_routes(int *count);
+
+/* Registers the process and pool gauges in /metrics. */
+void web_register_gauges(void);
+
+/* Handlers (health.c). */
+int web_healthz(http_req *req);
+int web_readyz(http_req *req);
+int web_metrics(http_req *req);
+int web_home(http_req *req);
+int web_test_sleep(http_req *req);
+int web_test_echo(http_req *req);
+
+#endif
