@@ -1,8 +1,8 @@
 /*
  * bare_mhd.c — the baseline for bench/run.sh: a bare libmicrohttpd server
  * in printdesk's mode (epoll, internal thread pool of 2) that answers every
- * request with a fixed 16-byte JSON body, queued in the second callback so
- * that keep-alive holds (platform-facts §9). Usage: bare_mhd PORT
+ * request on 127.0.0.1 with a fixed 16-byte JSON body, queued in the second
+ * callback so that keep-alive holds (platform-facts §9). Usage: bare_mhd PORT
  */
 #include <microhttpd.h>
 

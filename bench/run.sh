@@ -219,20 +219,23 @@ bench_startup() {
     cp -a "$SEED_DIR" "$data"
     for _ in $(seq "$STARTS"); do
         port=$("$TMP/probe" free-port)
-        if ! t=$("$TMP/probe" start "$port" 30000 env \
-                PRINTDESK_THREADS=$THREADS "$BIN" serve \
-                --listen "127.0.0.1:$port" --data-dir "$data"); then
+        if ! t=$(PRINTDESK_THREADS=$THREADS "$TMP/probe" start "$port" \
+                30000 "$BIN" serve --listen "127.0.0.1:$port" \
+                --data-dir "$data"); then
             fail "$name" "a start gave no 200 within 30 s"
             return 0
         fi
         times+=("$t")
     done
-    printf '%s\n' "${times[@]}" | sort -n | awk -v name="$name" '
+    # The first start also writes the local secrets into the fresh copy.
+    printf '%s\n' "${times[@]}" | sort -n | awk -v name="$name" \
+        -v first="${times[0]}" '
         { t[NR] = $1 }
         END {
             med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-            printf "%s: median %.1f ms, max %.1f ms over %d starts " \
-                   "(target < 100 ms)\n", name, med, t[NR], NR
+            printf "%s: median %.1f ms, max %.1f ms over %d starts, " \
+                   "first %.1f ms (target < 100 ms)\n",
+                   name, med, t[NR], NR, first
         }'
     idle_rss_seeded "$data"
 }
