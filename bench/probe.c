@@ -3,7 +3,7 @@
  * waits for GET /healthz to answer 200 (one try per millisecond), and times
  * a server from spawn to its first 200. Prints milliseconds on stdout.
  *   probe free-port
- *   probe wait PORT TIMEOUT_MS
+ *   probe wait PORT TIMEOUT_MS [PID]   (gives up early once PID has exited)
  *   probe start PORT TIMEOUT_MS CMD [ARGS...]   (CMD's output is discarded)
  */
 #include <arpa/inet.h>
@@ -113,20 +113,49 @@ free_port(void)
     return 0;
 }
 
-/*
- * Polls until 200 (returns 0), the timeout (1) or, when child > 0, the
- * child's exit (2; the child is reaped).
- */
+/* 1 when process pid (not our child) is gone or a zombie. */
 static int
-poll_until_ok(unsigned short port, double start, long timeout_ms,
-              pid_t child)
+process_gone(pid_t pid)
+{
+    char path[64], buf[256], *close_paren;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 1;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    close_paren = strrchr(buf, ')');
+    return close_paren != NULL && close_paren[1] == ' ' &&
+           close_paren[2] == 'Z';
+}
+
+/* 1 when the watched server has exited: our child (reaped) or another. */
+static int
+server_exited(pid_t child, pid_t other)
 {
     int status;
 
+    if (child > 0 && waitpid(child, &status, WNOHANG) == child)
+        return 1;
+    return other > 0 && process_gone(other);
+}
+
+/*
+ * Polls until 200 (returns 0), the timeout (1) or the exit of child (our
+ * own, reaped) or other (someone else's) (2).
+ */
+static int
+poll_until_ok(unsigned short port, double start, long timeout_ms,
+              pid_t child, pid_t other)
+{
     for (;;) {
         if (healthz_ok(port))
             return 0;
-        if (child > 0 && waitpid(child, &status, WNOHANG) == child) {
+        if (server_exited(child, other)) {
             fprintf(stderr, "probe: the server exited before it answered\n");
             return 2;
         }
@@ -187,7 +216,7 @@ time_start(unsigned short port, long timeout_ms, char **cmd)
         perror("probe: fork");
         return 1;
     }
-    rc = poll_until_ok(port, start, timeout_ms, pid);
+    rc = poll_until_ok(port, start, timeout_ms, pid, 0);
     elapsed = now_ms() - start;
     if (rc != 2)
         stop_child(pid);
@@ -201,13 +230,15 @@ main(int argc, char **argv)
 {
     long port = argc > 2 ? parse_num(argv[2], 1, 65535) : -1;
     long timeout = argc > 3 ? parse_num(argv[3], 1, 600000) : -1;
+    long other = argc == 5 ? parse_num(argv[4], 1, 1L << 30) : 0;
     double start = now_ms();
 
     if (argc == 2 && strcmp(argv[1], "free-port") == 0)
         return free_port();
-    if (argc == 4 && strcmp(argv[1], "wait") == 0 && port > 0 &&
-        timeout > 0) {
-        if (poll_until_ok((unsigned short)port, start, timeout, 0) != 0)
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "wait") == 0 &&
+        port > 0 && timeout > 0 && other >= 0) {
+        if (poll_until_ok((unsigned short)port, start, timeout, 0,
+                          (pid_t)other) != 0)
             return 1;
         printf("%.2f\n", now_ms() - start);
         return 0;
@@ -215,7 +246,7 @@ main(int argc, char **argv)
     if (argc >= 5 && strcmp(argv[1], "start") == 0 && port > 0 &&
         timeout > 0)
         return time_start((unsigned short)port, timeout, argv + 4);
-    fprintf(stderr, "usage: probe free-port | probe wait PORT TIMEOUT_MS |"
-            " probe start PORT TIMEOUT_MS CMD [ARGS...]\n");
+    fprintf(stderr, "usage: probe free-port | probe wait PORT TIMEOUT_MS "
+            "[PID] | probe start PORT TIMEOUT_MS CMD [ARGS...]\n");
     return 2;
 }

@@ -60,13 +60,14 @@ print_machine() {
 }
 
 # start_server PORT CMD... : runs CMD in the background with its output
-# discarded, and waits (up to 30 s) until /healthz answers 200.
+# discarded, and waits (up to 30 s, or until CMD exits) until /healthz
+# answers 200.
 start_server() {
     local port=$1
     shift
     "$@" </dev/null >/dev/null 2>&1 &
     SERVER_PID=$!
-    "$TMP/probe" wait "$port" 30000 >/dev/null
+    "$TMP/probe" wait "$port" 30000 "$SERVER_PID" >/dev/null
 }
 
 stop_server() {
@@ -173,6 +174,7 @@ bench_throughput() {
 print_ratio() {
     local level line='' bare=${RPS[bare_mhd]:-0} rps share
     [ "$bare" -gt 0 ] || return 0
+    [ -n "${RPS[printdesk_info]:-}${RPS[printdesk_warning]:-}" ] || return 0
     for level in info warning; do
         rps=${RPS[printdesk_$level]:-}
         [ -n "$rps" ] || continue
@@ -198,6 +200,7 @@ seed_once() {
     if ! "$BIN" seed-demo --orders "$ORDERS" --data-dir "$SEED_DIR.partial" \
             > "$OUT/seed.log" 2>&1; then
         echo "# seed: seed-demo failed, see $OUT/seed.log"
+        rm -rf "$SEED_DIR.partial"
         return 1
     fi
     touch "$SEED_DIR.partial/.complete"

@@ -225,6 +225,21 @@ buf_json_string(pd_buf *b, const char *s)
     buf_append(b, "\"", 1);
 }
 
+void
+buf_html_escaped(pd_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': buf_puts(b, "&lt;"); break;
+        case '>': buf_puts(b, "&gt;"); break;
+        case '&': buf_puts(b, "&amp;"); break;
+        case '"': buf_puts(b, "&quot;"); break;
+        case '\'': buf_puts(b, "&#39;"); break;
+        default: buf_append(b, s, 1);
+        }
+    }
+}
+
 const char *
 buf_cstr(pd_buf *b)
 {

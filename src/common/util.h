@@ -49,6 +49,8 @@ void buf_printf(pd_buf *b, const char *fmt, ...)
 void buf_json_escaped(pd_buf *b, const char *s);
 /* Appends "s" as a JSON string, or null when s is NULL. */
 void buf_json_string(pd_buf *b, const char *s);
+/* Appends s with &, <, >, " and ' escaped for HTML text and attributes. */
+void buf_html_escaped(pd_buf *b, const char *s);
 /* A NUL-terminated view of the contents ("" when empty). */
 const char *buf_cstr(pd_buf *b);
 

@@ -137,22 +137,6 @@ http_respond_json(http_req *req, int status, pd_buf *b)
                         b->len, true);
 }
 
-/* Appends s with the five HTML-significant characters escaped. */
-static void
-append_html_escaped(pd_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '&': buf_puts(b, "&amp;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        case '\'': buf_puts(b, "&#39;"); break;
-        default: buf_append(b, s, 1);
-        }
-    }
-}
-
 static void
 error_page(pd_buf *b, int status, const char *message, const char *rid)
 {
@@ -161,9 +145,9 @@ error_page(pd_buf *b, int status, const char *message, const char *rid)
                "<meta name=\"viewport\" content=\"width=device-width,"
                "initial-scale=1\"><title>%d — printdesk</title></head>"
                "<body><main><h1>%d</h1><p>", status, status);
-    append_html_escaped(b, message);
+    buf_html_escaped(b, message);
     buf_puts(b, "</p><p><small>Request ");
-    append_html_escaped(b, rid);
+    buf_html_escaped(b, rid);
     buf_puts(b, "</small></p></main></body></html>\n");
 }
 

@@ -107,21 +107,56 @@ web_metrics(http_req *req)
     return rc;
 }
 
+/* Appends one list item per status with its order count. */
+static int
+status_counts(pd_buf *b)
+{
+    db *d = db_thread();
+    db_rows *rows = NULL;
+    int rc;
+
+    if (d == NULL)
+        return PD_EUNAVAIL;
+    rc = db_query(d, "SELECT status, COUNT(*) FROM orders GROUP BY status "
+                     "ORDER BY status", NULL, 0, &rows);
+    if (rc != PD_OK)
+        return rc;
+    while ((rc = db_step(rows)) == 1) {
+        buf_puts(b, "<li>");
+        buf_html_escaped(b, db_col_text(rows, 0));
+        buf_printf(b, ": %lld</li>", (long long)db_col_int(rows, 1));
+    }
+    db_rows_free(rows);
+    return rc < 0 ? rc : PD_OK;
+}
+
+/* The front page: that the desk runs, and how many orders it holds. */
 int
 web_home(http_req *req)
 {
-    static const char page[] =
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width,"
-        "initial-scale=1\"><title>printdesk</title></head><body><main>"
-        "<h1>printdesk</h1><p>The fulfillment desk is running.</p><ul>"
-        "<li><a href=\"readyz\">Readiness</a></li>"
-        "<li><a href=\"metrics\">Metrics</a></li></ul></main></body>"
-        "</html>\n";
+    pd_buf b;
+    int rc;
 
+    buf_init(&b);
+    buf_puts(&b, "<!doctype html><html lang=\"en\"><head>"
+                 "<meta charset=\"utf-8\"><meta name=\"viewport\" "
+                 "content=\"width=device-width,initial-scale=1\">"
+                 "<title>printdesk</title></head><body><main>"
+                 "<h1>printdesk</h1><p>The fulfillment desk is running."
+                 "</p><h2>Orders by status</h2><ul>");
+    rc = status_counts(&b);
+    if (rc != PD_OK) {
+        buf_free(&b);
+        return rc;
+    }
+    buf_puts(&b, "</ul><p><a href=\"readyz\">Readiness</a> · "
+                 "<a href=\"metrics\">Metrics</a></p></main></body>"
+                 "</html>\n");
     http_add_header(req, "Cache-Control", "no-cache");
-    return http_respond(req, 200, "text/html; charset=utf-8", page,
-                        sizeof(page) - 1, false);
+    rc = http_respond(req, 200, "text/html; charset=utf-8", buf_cstr(&b),
+                      b.len, true);
+    buf_free(&b);
+    return rc;
 }
 
 /* Sleeps ms milliseconds (at most 30 s), then answers. */

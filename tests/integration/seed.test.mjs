@@ -7,7 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { BACKEND, freshState, runPrintdesk } from '../lib/server.mjs';
+import {
+  BACKEND, freshState, runPrintdesk, startServer,
+} from '../lib/server.mjs';
 
 function sql(state, query) {
   const out = BACKEND === 'postgres'
@@ -88,6 +90,12 @@ test('seed-demo makes realistic orders backed by real pictures', async () => {
     const [[warned]] = sql(state,
       'SELECT COUNT(*) FROM orders WHERE warning_flags > 0');
     assert.ok(Number(warned) > 0);
+
+    // The front page of a server on this database shows the counts.
+    const server = await startServer({ state });
+    const page = await (await fetch(`${server.url}/`)).text();
+    assert.match(page, new RegExp(`completed: ${statuses.get('completed')}<`));
+    assert.deepEqual(await server.stop(), { code: 0, signal: null });
   } finally {
     state.cleanup();
   }

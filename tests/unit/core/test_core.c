@@ -55,6 +55,18 @@ test_json_escaping(void **state)
 }
 
 static void
+test_html_escaping(void **state)
+{
+    pd_buf b;
+
+    buf_init(&b);
+    buf_html_escaped(&b, "<a href=\"x\">Tom & 'Jerry'</a>");
+    assert_string_equal(buf_cstr(&b), "&lt;a href=&quot;x&quot;&gt;Tom &amp; "
+                                      "&#39;Jerry&#39;&lt;/a&gt;");
+    buf_free(&b);
+}
+
+static void
 test_buf_grows(void **state)
 {
     pd_buf b;
@@ -167,6 +179,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_grows_and_aligns),
         cmocka_unit_test(test_json_escaping),
+        cmocka_unit_test(test_html_escaping),
         cmocka_unit_test(test_buf_grows),
         cmocka_unit_test(test_parse_i64),
         cmocka_unit_test(test_parse_listen),
