@@ -11,7 +11,7 @@
 #include "common/util.h"
 #include "db/db.h"
 #include "db/db_batch.h"
-#include "images/synth.h"
+#include "images/images.h"
 #include "obs/log.h"
 #include "store/store.h"
 
@@ -48,6 +48,7 @@ struct picture {
 };
 
 struct seeder {
+    const struct images_api *images_api;
     db *d;
     store *st;
     int64_t now;
@@ -126,7 +127,7 @@ draw_picture(struct seeder *s, int v)
     int h = small ? 700 : (v % 2 ? 3000 : 2400);
     struct synth_pet pet = {0};
     struct picture *p = &s->pictures[v];
-    int rc = synth_make_pet(v, w, h, &pet);
+    int rc = s->images_api->make_demo_pet(v, w, h, &pet);
 
     if (rc == PD_OK)
         rc = store_blob(s->st, v, "original.jpg", &pet.original_jpeg);
@@ -150,7 +151,7 @@ draw_picture(struct seeder *s, int v)
                 pet.original_jpeg.len);
         sha_hex(p->cutout_sha, pet.cutout_png.data, pet.cutout_png.len);
     }
-    synth_pet_free(&pet);
+    s->images_api->free_demo_pet(&pet);
     return rc;
 }
 
@@ -626,7 +627,9 @@ seed(const struct config *cfg, const struct seed_options *o)
         rc = PD_EUNAVAIL;
         goto done;
     }
-    rc = draw_pictures(&s);
+    rc = images_load(&s.images_api);
+    if (rc == PD_OK)
+        rc = draw_pictures(&s);
     if (rc == PD_OK)
         rc = insert_orders(&s, o->orders);
     if (rc == PD_OK)

@@ -46,8 +46,8 @@ struct http_req {
     void *user;
 };
 
-/* Frame-ancestors value for the CSP, and whether the server drains. */
-const char *http_server_frame_ancestors(const struct http_server *s);
+/* The Content-Security-Policy value, and whether the server drains. */
+const char *http_server_csp(const struct http_server *s);
 bool http_server_is_draining(const struct http_server *s);
 
 /* Adds the request id and security headers, then queues the response. */

@@ -71,15 +71,8 @@ has_pending(const http_req *req, const char *name)
 static void
 add_security_headers(http_req *req, struct MHD_Response *resp)
 {
-    const char *ancestors = http_server_frame_ancestors(req->server);
-    char csp[512];
-
-    snprintf(csp, sizeof(csp),
-             "default-src 'self'; img-src 'self' data: blob:; "
-             "style-src 'self'; script-src 'self'; object-src 'none'; "
-             "base-uri 'none'; form-action 'self'; frame-ancestors %s",
-             ancestors && *ancestors ? ancestors : "'none'");
-    MHD_add_response_header(resp, "Content-Security-Policy", csp);
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            http_server_csp(req->server));
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     if (!has_pending(req, "Cache-Control"))

@@ -32,16 +32,16 @@ struct http_server {
     int nroutes;
     int metric_ids[ROUTER_MAX_ROUTES];
     int port;
-    char frame_ancestors[256];
+    char csp[512]; /* the Content-Security-Policy, built once */
     atomic_uint connections;
     atomic_uint in_flight;
     atomic_bool draining;
 };
 
 const char *
-http_server_frame_ancestors(const struct http_server *s)
+http_server_csp(const struct http_server *s)
 {
-    return s->frame_ancestors;
+    return s->csp;
 }
 
 bool
@@ -195,9 +195,11 @@ assign_request_id(http_req *req)
             return;
         }
     }
-    snprintf(req->request_id, sizeof(req->request_id), "%016llx%016llx",
-             (unsigned long long)next_random(),
-             (unsigned long long)next_random());
+    {
+        uint64_t raw[2] = {next_random(), next_random()};
+
+        pd_hex(req->request_id, raw, sizeof(raw));
+    }
 }
 
 /* ---- life cycle ---- */
@@ -207,16 +209,15 @@ static void *
 on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct http_server *s = cls;
-    http_req *req = calloc(1, sizeof(*req));
+    arena *a = arena_new();
+    http_req *req = a ? arena_alloc(a, sizeof(*req)) : NULL;
     const char *q;
 
-    if (req == NULL)
-        return NULL;
-    req->arena = arena_new();
-    if (req->arena == NULL) {
-        free(req);
+    if (req == NULL) {
+        arena_free(a);
         return NULL;
     }
+    req->arena = a;
     req->server = s;
     req->conn = conn;
     req->start_ns = pd_mono_ns();
@@ -232,12 +233,15 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 static void
 access_log(http_req *req, double seconds)
 {
-    const char *ua = http_header(req, "User-Agent");
+    const char *ua;
     enum log_level level = req->status >= 500   ? LOG_ERROR
                            : req->status >= 400 ? LOG_WARNING
                                                 : LOG_INFO;
     pd_buf f;
 
+    if (!log_enabled(level))
+        return;
+    ua = http_header(req, "User-Agent");
     buf_init(&f);
     buf_puts(&f, "\"httpRequest\":{\"requestMethod\":");
     buf_json_string(&f, req->method ? req->method : "");
@@ -300,9 +304,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         log_clear_request();
     }
     buf_free(&req->body);
-    arena_free(req->arena);
-    free(req);
     *req_cls = NULL;
+    arena_free(req->arena); /* req itself lives in its arena */
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
@@ -577,8 +580,13 @@ http_server_start(const struct http_server_config *cfg,
         return PD_ENOMEM;
     s->routes = routes;
     s->nroutes = nroutes;
-    snprintf(s->frame_ancestors, sizeof(s->frame_ancestors), "%s",
-             cfg->frame_ancestors ? cfg->frame_ancestors : "");
+    snprintf(s->csp, sizeof(s->csp),
+             "default-src 'self'; img-src 'self' data: blob:; "
+             "style-src 'self'; script-src 'self'; object-src 'none'; "
+             "base-uri 'none'; form-action 'self'; frame-ancestors %s",
+             cfg->frame_ancestors && *cfg->frame_ancestors
+                 ? cfg->frame_ancestors
+                 : "'none'");
     rc = build_router(s, err, errlen);
     if (rc == PD_OK)
         rc = resolve_bind(cfg->host, cfg->port, &addr, err, errlen);

@@ -35,6 +35,12 @@ log_setup(enum log_level level, bool json)
     as_json = json;
 }
 
+bool
+log_enabled(enum log_level level)
+{
+    return level >= min_level;
+}
+
 int
 log_level_parse(const char *name)
 {
@@ -114,13 +120,33 @@ append_request_fields(pd_buf *b)
     }
 }
 
+/* RFC 3339 time of now; the seconds part is formatted once a second. */
+static void
+now_text(char out[40])
+{
+    static _Thread_local int64_t cached_second = -1;
+    static _Thread_local char cached[40];
+    int64_t ms = pd_now_ms();
+
+    if (ms / 1000 != cached_second) {
+        cached_second = ms / 1000;
+        pd_format_time(cached, cached_second * 1000);
+    }
+    memcpy(out, cached, 20); /* "YYYY-MM-DDTHH:MM:SS." */
+    out[20] = (char)('0' + ms % 1000 / 100);
+    out[21] = (char)('0' + ms % 100 / 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
+}
+
 static void
 format_json(pd_buf *b, enum log_level level, const char *fields,
             const char *message)
 {
     char when[40];
 
-    pd_format_time(when, pd_now_ms());
+    now_text(when);
     buf_printf(b, "{\"severity\":\"%s\",\"time\":\"%s\",\"message\":",
                severity_names[level], when);
     buf_json_string(b, message);
@@ -138,7 +164,7 @@ format_text(pd_buf *b, enum log_level level, const char *fields,
 {
     char when[40];
 
-    pd_format_time(when, pd_now_ms());
+    now_text(when);
     buf_printf(b, "%s %-7s ", when, severity_names[level]);
     if (current_request_id != NULL)
         buf_printf(b, "[%.8s] ", current_request_id);

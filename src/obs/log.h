@@ -16,6 +16,8 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERROR };
  * as JSON (the default) or as plain text for a terminal.
  */
 void log_setup(enum log_level min_level, bool json);
+/* True when lines of this level are written (to skip building them). */
+bool log_enabled(enum log_level level);
 /* Parses "debug", "info", ...; returns -1 for anything else. */
 int log_level_parse(const char *name);
 /* The project id that turns a trace id into Cloud Logging's trace path. */
