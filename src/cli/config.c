@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,138 +98,174 @@ set_defaults(struct config *cfg)
     cfg->log_json = true;
 }
 
+/* Settings with a rule of their own, checked by a function. */
+static int
+apply_port(struct config *cfg, const char *name, const char *v, char *err,
+           size_t errlen)
+{
+    unsigned port;
+
+    if (parse_unsigned(name, v, 1, 65535, &port, err, errlen) < 0)
+        return -1;
+    cfg->port = (int)port;
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "0.0.0.0");
+    return 0;
+}
+
+static int
+apply_listen(struct config *cfg, const char *name, const char *v, char *err,
+             size_t errlen)
+{
+    if (config_parse_listen(v, cfg->listen_host, sizeof(cfg->listen_host),
+                            &cfg->port) == 0)
+        return 0;
+    snprintf(err, errlen, "%s: \"%s\" is not HOST:PORT with a port from 0 "
+             "to 65535", name, v);
+    return -1;
+}
+
+static int
+apply_database(struct config *cfg, const char *name, const char *v,
+               char *err, size_t errlen)
+{
+    if (!db_url_valid(v)) {
+        snprintf(err, errlen, "%s: \"%.40s\" has an unknown scheme (use "
+                 "sqlite:PATH or postgres://...)", name, v);
+        return -1;
+    }
+    return copy_value(cfg->database_url, sizeof(cfg->database_url), name, v,
+                      err, errlen);
+}
+
+static int
+apply_storage(struct config *cfg, const char *name, const char *v,
+              char *err, size_t errlen)
+{
+    if (!store_url_valid(v)) {
+        snprintf(err, errlen, "%s: \"%.40s\" has an unknown scheme (use "
+                 "file:DIR)", name, v);
+        return -1;
+    }
+    return copy_value(cfg->storage_url, sizeof(cfg->storage_url), name, v,
+                      err, errlen);
+}
+
+static int
+apply_shop(struct config *cfg, const char *name, const char *v, char *err,
+           size_t errlen)
+{
+    size_t n = strlen(v);
+
+    if (n < 15 || strcmp(v + n - 14, ".myshopify.com") != 0 ||
+        strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n) {
+        snprintf(err, errlen, "%s: \"%.60s\" is not a *.myshopify.com "
+                 "domain", name, v);
+        return -1;
+    }
+    return copy_value(cfg->shop, sizeof(cfg->shop), name, v, err, errlen);
+}
+
+static int
+apply_log_level(struct config *cfg, const char *name, const char *v,
+                char *err, size_t errlen)
+{
+    cfg->log_level = log_level_parse(v);
+    if (cfg->log_level >= 0)
+        return 0;
+    snprintf(err, errlen, "%s: \"%.20s\" is not debug, info, notice, "
+             "warning or error", name, v);
+    return -1;
+}
+
+static int
+apply_log_format(struct config *cfg, const char *name, const char *v,
+                 char *err, size_t errlen)
+{
+    if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0) {
+        snprintf(err, errlen, "%s: \"%.20s\" is not json or text", name, v);
+        return -1;
+    }
+    cfg->log_json = strcmp(v, "json") == 0;
+    return 0;
+}
+
+typedef int (*apply_fn)(struct config *, const char *, const char *, char *,
+                        size_t);
+
+enum setting_kind { S_TEXT, S_COUNT, S_FLAG, S_CUSTOM };
+
+/* Every setting: its variable, its kind, where it goes, its limits. */
+static const struct setting {
+    const char *name;
+    enum setting_kind kind;
+    size_t offset; /* in struct config */
+    size_t size;   /* S_TEXT: the field's size */
+    int64_t min, max; /* S_COUNT */
+    apply_fn custom;
+} settings[] = {
+#define TEXT(n, f) {n, S_TEXT, offsetof(struct config, f), \
+                    sizeof(((struct config *)0)->f), 0, 0, NULL}
+#define COUNT(n, f, lo, hi) {n, S_COUNT, offsetof(struct config, f), 0, \
+                             lo, hi, NULL}
+#define FLAG(n, f) {n, S_FLAG, offsetof(struct config, f), 0, 0, 0, NULL}
+#define CUSTOM(n, fn) {n, S_CUSTOM, 0, 0, 0, 0, fn}
+    CUSTOM("PORT", apply_port),
+    CUSTOM("--listen", apply_listen),
+    CUSTOM("DATABASE_URL", apply_database),
+    CUSTOM("STORAGE_URL", apply_storage),
+    TEXT("PRINTDESK_DATA_DIR", data_dir),
+    CUSTOM("SHOPIFY_SHOP", apply_shop),
+    TEXT("SHOPIFY_APP_SECRET", app_secret),
+    TEXT("SHOPIFY_APP_SECRET_PREVIOUS", app_secret_previous),
+    TEXT("SHOPIFY_API_KEY", api_key),
+    TEXT("PRINTDESK_DATA_KEY", data_key),
+    TEXT("METRICS_TOKEN", metrics_token),
+    TEXT("ALLOWED_ORIGINS", allowed_origins),
+    TEXT("GOOGLE_CLOUD_PROJECT", project_id),
+    COUNT("PRINTDESK_THREADS", threads, 1, 256),
+    COUNT("CONNECTION_TIMEOUT", connection_timeout_s, 1, 3600),
+    COUNT("MAX_CONNECTIONS", max_connections, 4, 100000),
+    COUNT("PER_IP_CONNECTIONS", per_ip_connections, 1, 100000),
+    COUNT("HEADER_MEMORY_KIB", header_memory_kib, 8, 1024),
+    CUSTOM("LOG_LEVEL", apply_log_level),
+    CUSTOM("LOG_FORMAT", apply_log_format),
+    FLAG("TRUST_PROXY", trust_proxy),
+    FLAG("PRINTDESK_TEST_ROUTES", test_routes),
+#undef TEXT
+#undef COUNT
+#undef FLAG
+#undef CUSTOM
+};
+#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
 /* One setting by its variable name, from the environment or a flag. */
 static int
 apply(struct config *cfg, const char *name, const char *v, char *err,
       size_t errlen)
 {
-    if (strcmp(name, "PORT") == 0) {
-        unsigned port;
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const struct setting *st = &settings[i];
+        char *field = (char *)cfg + st->offset;
 
-        if (parse_unsigned(name, v, 1, 65535, &port, err, errlen) < 0)
-            return -1;
-        cfg->port = (int)port;
-        snprintf(cfg->listen_host, sizeof(cfg->listen_host), "0.0.0.0");
-        return 0;
-    }
-    if (strcmp(name, "--listen") == 0) {
-        if (config_parse_listen(v, cfg->listen_host,
-                                sizeof(cfg->listen_host), &cfg->port) < 0) {
-            snprintf(err, errlen, "--listen: \"%s\" is not HOST:PORT with "
-                     "a port from 0 to 65535", v);
-            return -1;
+        if (strcmp(st->name, name) != 0)
+            continue;
+        switch (st->kind) {
+        case S_TEXT:
+            return copy_value(field, st->size, name, v, err, errlen);
+        case S_COUNT:
+            return parse_unsigned(name, v, st->min, st->max,
+                                  (unsigned *)(void *)field, err, errlen);
+        case S_FLAG:
+            *(bool *)(void *)field =
+                strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+            return 0;
+        case S_CUSTOM:
+            return st->custom(cfg, name, v, err, errlen);
         }
-        return 0;
-    }
-    if (strcmp(name, "DATABASE_URL") == 0) {
-        if (!db_url_valid(v)) {
-            snprintf(err, errlen, "DATABASE_URL: \"%.40s\" has an unknown "
-                     "scheme (use sqlite:PATH or postgres://...)", v);
-            return -1;
-        }
-        return copy_value(cfg->database_url, sizeof(cfg->database_url),
-                          name, v, err, errlen);
-    }
-    if (strcmp(name, "STORAGE_URL") == 0) {
-        if (!store_url_valid(v)) {
-            snprintf(err, errlen, "STORAGE_URL: \"%.40s\" has an unknown "
-                     "scheme (use file:DIR)", v);
-            return -1;
-        }
-        return copy_value(cfg->storage_url, sizeof(cfg->storage_url), name,
-                          v, err, errlen);
-    }
-    if (strcmp(name, "PRINTDESK_DATA_DIR") == 0)
-        return copy_value(cfg->data_dir, sizeof(cfg->data_dir), name, v,
-                          err, errlen);
-    if (strcmp(name, "SHOPIFY_SHOP") == 0) {
-        size_t n = strlen(v);
-
-        if (n < 15 || strcmp(v + n - 14, ".myshopify.com") != 0 ||
-            strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n) {
-            snprintf(err, errlen, "SHOPIFY_SHOP: \"%.60s\" is not a "
-                     "*.myshopify.com domain", v);
-            return -1;
-        }
-        return copy_value(cfg->shop, sizeof(cfg->shop), name, v, err,
-                          errlen);
-    }
-    if (strcmp(name, "SHOPIFY_APP_SECRET") == 0)
-        return copy_value(cfg->app_secret, sizeof(cfg->app_secret), name, v,
-                          err, errlen);
-    if (strcmp(name, "SHOPIFY_APP_SECRET_PREVIOUS") == 0)
-        return copy_value(cfg->app_secret_previous,
-                          sizeof(cfg->app_secret_previous), name, v, err,
-                          errlen);
-    if (strcmp(name, "SHOPIFY_API_KEY") == 0)
-        return copy_value(cfg->api_key, sizeof(cfg->api_key), name, v, err,
-                          errlen);
-    if (strcmp(name, "PRINTDESK_DATA_KEY") == 0)
-        return copy_value(cfg->data_key, sizeof(cfg->data_key), name, v,
-                          err, errlen);
-    if (strcmp(name, "METRICS_TOKEN") == 0)
-        return copy_value(cfg->metrics_token, sizeof(cfg->metrics_token),
-                          name, v, err, errlen);
-    if (strcmp(name, "ALLOWED_ORIGINS") == 0)
-        return copy_value(cfg->allowed_origins,
-                          sizeof(cfg->allowed_origins), name, v, err,
-                          errlen);
-    if (strcmp(name, "GOOGLE_CLOUD_PROJECT") == 0)
-        return copy_value(cfg->project_id, sizeof(cfg->project_id), name, v,
-                          err, errlen);
-    if (strcmp(name, "PRINTDESK_THREADS") == 0)
-        return parse_unsigned(name, v, 1, 256, &cfg->threads, err, errlen);
-    if (strcmp(name, "CONNECTION_TIMEOUT") == 0)
-        return parse_unsigned(name, v, 1, 3600, &cfg->connection_timeout_s,
-                              err, errlen);
-    if (strcmp(name, "MAX_CONNECTIONS") == 0)
-        return parse_unsigned(name, v, 4, 100000, &cfg->max_connections,
-                              err, errlen);
-    if (strcmp(name, "PER_IP_CONNECTIONS") == 0)
-        return parse_unsigned(name, v, 1, 100000, &cfg->per_ip_connections,
-                              err, errlen);
-    if (strcmp(name, "HEADER_MEMORY_KIB") == 0)
-        return parse_unsigned(name, v, 8, 1024, &cfg->header_memory_kib,
-                              err, errlen);
-    if (strcmp(name, "LOG_LEVEL") == 0) {
-        cfg->log_level = log_level_parse(v);
-        if (cfg->log_level < 0) {
-            snprintf(err, errlen, "LOG_LEVEL: \"%.20s\" is not debug, info, "
-                     "notice, warning or error", v);
-            return -1;
-        }
-        return 0;
-    }
-    if (strcmp(name, "LOG_FORMAT") == 0) {
-        if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0) {
-            snprintf(err, errlen, "LOG_FORMAT: \"%.20s\" is not json or "
-                     "text", v);
-            return -1;
-        }
-        cfg->log_json = strcmp(v, "json") == 0;
-        return 0;
-    }
-    if (strcmp(name, "TRUST_PROXY") == 0) {
-        cfg->trust_proxy = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
-        return 0;
-    }
-    if (strcmp(name, "PRINTDESK_TEST_ROUTES") == 0) {
-        cfg->test_routes = strcmp(v, "1") == 0;
-        return 0;
     }
     snprintf(err, errlen, "unknown setting %s", name);
     return -1;
 }
-
-static const char *const env_names[] = {
-    "PORT", "DATABASE_URL", "STORAGE_URL", "PRINTDESK_DATA_DIR",
-    "SHOPIFY_SHOP", "SHOPIFY_APP_SECRET", "SHOPIFY_APP_SECRET_PREVIOUS",
-    "SHOPIFY_API_KEY", "PRINTDESK_DATA_KEY", "METRICS_TOKEN",
-    "ALLOWED_ORIGINS", "GOOGLE_CLOUD_PROJECT", "PRINTDESK_THREADS",
-    "CONNECTION_TIMEOUT", "MAX_CONNECTIONS", "PER_IP_CONNECTIONS",
-    "HEADER_MEMORY_KIB", "LOG_LEVEL", "LOG_FORMAT", "TRUST_PROXY",
-    "PRINTDESK_TEST_ROUTES",
-};
 
 /* Flags map onto the variable they override. */
 static const struct option long_flags[] = {
@@ -262,11 +299,11 @@ flag_variable(int c)
 static int
 load_environment(struct config *cfg, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof(env_names) / sizeof(env_names[0]); i++) {
-        const char *v = getenv(env_names[i]);
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const char *name = settings[i].name;
+        const char *v = name[0] == '-' ? NULL : getenv(name);
 
-        if (v != NULL && *v != '\0' &&
-            apply(cfg, env_names[i], v, err, errlen) < 0)
+        if (v != NULL && *v != '\0' && apply(cfg, name, v, err, errlen) < 0)
             return -1;
     }
     return 0;

@@ -168,3 +168,23 @@ test('storage going away makes readiness 503 until it returns', async () => {
   assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
   assert.deepEqual(await server.stop(), { code: 0, signal: null });
 });
+
+test('PORT makes it listen on every address, as Cloud Run expects', async () => {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => probe.on('listening', r));
+  const port = probe.address().port;
+  await new Promise((r) => probe.close(r));
+  const server = await startServer({
+    env: {
+      PORT: String(port),
+      SHOPIFY_APP_SECRET: 's'.repeat(32),
+      PRINTDESK_DATA_KEY: 'ab'.repeat(32),
+    },
+  });
+  assert.equal(server.port, port);
+  assert.ok(server.logs().some((l) =>
+    l.message === `printdesk listening on http://0.0.0.0:${port}/`));
+  const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await server.stop(), { code: 0, signal: null });
+});

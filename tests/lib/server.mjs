@@ -80,7 +80,10 @@ export function parseLogLines(text) {
 // Starts `printdesk serve` and waits until it listens.
 export async function startServer({ env = {}, args = [], state } = {}) {
   const own = state || freshState();
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0',
+  // PORT (Cloud Run's way) or --listen in args replace the default.
+  const listen = args.includes('--listen') || env.PORT
+    ? [] : ['--listen', '127.0.0.1:0'];
+  const child = spawn(BIN, ['serve', ...listen,
     '--data-dir', join(own.dir, 'data'), ...args], {
     env: {
       ...baseEnv(),
