@@ -11,6 +11,9 @@
 int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_seed_demo(int argc, char **argv);
+int cmd_staff(int argc, char **argv);
+int cmd_login_url(int argc, char **argv);
+int cmd_sign_proxy(int argc, char **argv);
 
 /*
  * Shared start-up of commands: loads the configuration (printing the one

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 
 #include "common/err.h"
+#include "auth/guard_setup.h"
 #include "db/db.h"
 #include "http/server.h"
 #include "obs/log.h"
@@ -82,6 +83,8 @@ start_http(const struct config *cfg, http_server **out)
         .max_connections = cfg->max_connections,
         .per_ip_connections = cfg->per_ip_connections,
         .connection_memory = (size_t)cfg->header_memory_kib * 1024,
+        .guard = guard_check,
+        .trust_proxy = cfg->trust_proxy,
     };
     char ancestors[300], err[512];
     const struct http_route *routes;
@@ -152,7 +155,7 @@ cmd_serve(int argc, char **argv)
     if (prepare_backends(&cfg, &app.store) < 0)
         goto done;
     web_register_gauges();
-    if (start_http(&cfg, &app.server) < 0)
+    if (guard_setup(&cfg) != PD_OK || start_http(&cfg, &app.server) < 0)
         goto done;
     announce(&cfg, app.server);
 
@@ -169,6 +172,7 @@ done:
     http_server_stop(app.server);
     app.server = NULL;
     db_pool_shutdown();
+    guard_shutdown();
     store_close(app.store);
     metrics_shutdown();
     if (rc == 0)

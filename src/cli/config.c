@@ -94,6 +94,9 @@ set_defaults(struct config *cfg)
     cfg->max_connections = 1000;
     cfg->per_ip_connections = 256;
     cfg->header_memory_kib = 32;
+    cfg->session_ttl_hours = 12;
+    cfg->staff_rate_per_minute = 100;
+    cfg->public_rate_per_minute = 120;
     cfg->log_level = LOG_INFO;
     cfg->log_json = true;
 }
@@ -227,6 +230,10 @@ static const struct setting {
     COUNT("MAX_CONNECTIONS", max_connections, 4, 100000),
     COUNT("PER_IP_CONNECTIONS", per_ip_connections, 1, 100000),
     COUNT("HEADER_MEMORY_KIB", header_memory_kib, 8, 1024),
+    COUNT("SESSION_TTL_HOURS", session_ttl_hours, 1, 168),
+    COUNT("STAFF_RATE_PER_MINUTE", staff_rate_per_minute, 1, 100000),
+    COUNT("PUBLIC_RATE_PER_MINUTE", public_rate_per_minute, 1, 100000),
+    TEXT("PUBLIC_URL", public_url),
     CUSTOM("LOG_LEVEL", apply_log_level),
     CUSTOM("LOG_FORMAT", apply_log_format),
     FLAG("TRUST_PROXY", trust_proxy),

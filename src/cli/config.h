@@ -25,6 +25,7 @@ struct config {
     char api_key[CONFIG_SECRET_MAX];
     char data_key[CONFIG_SECRET_MAX];
     char metrics_token[CONFIG_SECRET_MAX];
+    char public_url[512]; /* how browsers reach printdesk directly */
     char allowed_origins[1024];
     char project_id[128];
     unsigned threads;
@@ -32,6 +33,9 @@ struct config {
     unsigned max_connections;
     unsigned per_ip_connections;
     unsigned header_memory_kib;
+    unsigned session_ttl_hours;    /* direct sessions (cookie) */
+    unsigned staff_rate_per_minute;
+    unsigned public_rate_per_minute; /* per client address, uploads */
     int log_level;
     bool log_json;
     bool trust_proxy;

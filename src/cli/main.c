@@ -21,6 +21,11 @@ static const struct command commands[] = {
     {"migrate", cmd_migrate, "apply database schema migrations"},
     {"seed-demo", cmd_seed_demo, "fill an empty database with demo orders "
                                  "and photos"},
+    {"staff", cmd_staff, "add, list, change or disable staff members"},
+    {"login-url", cmd_login_url, "print a one-time link that opens a "
+                                 "dashboard session"},
+    {"sign-proxy-query", cmd_sign_proxy, "sign a query as Shopify's App "
+                                         "Proxy does"},
 };
 
 static void
@@ -30,7 +35,7 @@ usage(FILE *out)
                  "The fulfillment desk of a Shopify print shop.\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-17s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun `printdesk COMMAND --help` for a command's options."
                  "\n");
 }

@@ -26,6 +26,7 @@ enum http_route_flags {
     ROUTE_HTML = 1 << 0,    /* errors as HTML pages, not JSON */
     ROUTE_NO_LOG = 1 << 1,  /* no access line */
     ROUTE_TEST_ONLY = 1 << 2, /* only with PRINTDESK_TEST_ROUTES=1 */
+    ROUTE_PUBLIC_LIMITED = 1 << 3, /* public, rate-limited per address */
 };
 
 struct http_route {
@@ -35,7 +36,15 @@ struct http_route {
     http_body_fn on_body; /* NULL: the body is buffered (max_body) */
     size_t max_body;      /* 0: HTTP_DEFAULT_MAX_BODY */
     unsigned flags;
+    int min_role;         /* 0: public; else the least role (auth) */
 };
+
+/*
+ * The guard runs once the headers of a routed request are in, before its
+ * body is read. It returns 0 to let the request through, or calls
+ * http_refuse and returns non-zero.
+ */
+typedef int (*http_guard_fn)(http_req *req, const struct http_route *route);
 
 #define HTTP_DEFAULT_MAX_BODY (64 * 1024)
 
@@ -57,6 +66,19 @@ const char *http_query(http_req *req, const char *name);
 const char *http_header(http_req *req, const char *name);
 /* The buffered body of a non-streaming route (NUL-terminated). */
 const char *http_body(const http_req *req, size_t *len);
+/* A cookie sent with the request, or NULL. */
+const char *http_cookie(http_req *req, const char *name);
+/* The route this request matched (NULL for a 404 or 405). */
+const struct http_route *http_route_of(const http_req *req);
+/* A slot for the guard's identity of the caller (arena-allocated). */
+void *http_identity(http_req *req);
+void http_set_identity(http_req *req, void *identity);
+/*
+ * Refuses the request: the error answer is sent once the request is in
+ * (any body is read and thrown away, up to a bound), so clients see it.
+ */
+void http_refuse(http_req *req, int status, const char *code,
+                 const char *message);
 /* A slot for a streaming handler's own state (arena-allocated). */
 void *http_user(http_req *req);
 void http_set_user(http_req *req, void *user);

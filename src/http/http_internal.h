@@ -40,6 +40,10 @@ struct http_req {
     int status;
     uint64_t response_bytes;
     int body_error;           /* pd_err from reading the body */
+    int refused_status;       /* set by http_refuse */
+    const char *refused_code;
+    const char *refused_message;
+    void *identity;
     uint64_t body_seen;
     pd_buf body;
     struct pending_header *headers;

@@ -36,6 +36,8 @@ struct http_server {
     atomic_uint connections;
     atomic_uint in_flight;
     atomic_bool draining;
+    http_guard_fn guard;
+    bool trust_proxy;
 };
 
 const char *
@@ -88,6 +90,22 @@ http_draining(const http_req *req)
     return http_server_is_draining(req->server);
 }
 
+/* The first hop of X-Forwarded-For (the client as the proxy saw it). */
+static const char *
+forwarded_for(http_req *req)
+{
+    const char *h = http_header(req, "X-Forwarded-For");
+    size_t n;
+
+    if (h == NULL)
+        return NULL;
+    h += strspn(h, " ");
+    n = strcspn(h, ", ");
+    if (n == 0 || n >= INET6_ADDRSTRLEN)
+        return NULL;
+    return arena_strndup(req->arena, h, n);
+}
+
 const char *
 http_client_addr(http_req *req)
 {
@@ -95,6 +113,9 @@ http_client_addr(http_req *req)
     char text[INET6_ADDRSTRLEN] = "";
 
     if (req->client_addr != NULL)
+        return req->client_addr;
+    if (req->server->trust_proxy &&
+        (req->client_addr = forwarded_for(req)) != NULL)
         return req->client_addr;
     ci = MHD_get_connection_info(req->conn,
                                  MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -141,6 +162,40 @@ http_body(const http_req *req, size_t *len)
     if (len != NULL)
         *len = req->body.len;
     return buf_cstr((pd_buf *)&req->body);
+}
+
+const char *
+http_cookie(http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+const struct http_route *
+http_route_of(const http_req *req)
+{
+    return req->route;
+}
+
+void *
+http_identity(http_req *req)
+{
+    return req->identity;
+}
+
+void
+http_set_identity(http_req *req, void *identity)
+{
+    req->identity = identity;
+}
+
+void
+http_refuse(http_req *req, int status, const char *code, const char *message)
+{
+    req->refused_status = status;
+    req->refused_code = code ? arena_strdup(req->arena, code) : NULL;
+    req->refused_message = arena_strdup(req->arena, message);
+    if (req->body_error == PD_OK)
+        req->body_error = PD_EINVAL; /* the body is read and discarded */
 }
 
 void *
@@ -230,6 +285,61 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
+/* Query parameters whose values are credentials: logged cut short. */
+static const char *const secret_params[] = {"signature=", "token=",
+                                            "id_token="};
+
+/* Length of the credential parameter name starting at p, or 0. */
+static size_t
+secret_param_at(const char *uri, const char *p)
+{
+    if (p != uri && p[-1] != '?' && p[-1] != '&')
+        return 0;
+    for (size_t i = 0; i < sizeof(secret_params) / sizeof(*secret_params);
+         i++) {
+        size_t n = strlen(secret_params[i]);
+
+        if (strncmp(p, secret_params[i], n) == 0)
+            return n;
+    }
+    return 0;
+}
+
+/*
+ * Appends the request URL (JSON-escaped) with the value of every
+ * credential parameter cut to its first 6 characters, so logs never hold
+ * a usable signature or token.
+ */
+static void
+append_redacted_url(pd_buf *b, const char *uri)
+{
+    const char *p = uri;
+    int keep = -1; /* characters of a credential value still to show */
+
+    for (; *p != '\0'; p++) {
+        char one[2] = {*p, '\0'};
+        size_t name = secret_param_at(uri, p);
+
+        if (name > 0) {
+            buf_append(b, p, name);
+            p += name - 1;
+            keep = 6;
+            continue;
+        }
+        if (keep >= 0 && *p == '&') {
+            buf_puts(b, "...");
+            keep = -1;
+        }
+        if (keep == 0)
+            continue;
+        if (keep > 0)
+            keep--;
+        buf_json_escaped(b, one);
+    }
+    if (keep >= 0)
+        buf_puts(b, "...");
+}
+
 static void
 access_log(http_req *req, double seconds)
 {
@@ -245,8 +355,9 @@ access_log(http_req *req, double seconds)
     buf_init(&f);
     buf_puts(&f, "\"httpRequest\":{\"requestMethod\":");
     buf_json_string(&f, req->method ? req->method : "");
-    buf_puts(&f, ",\"requestUrl\":");
-    buf_json_string(&f, req->raw_uri ? req->raw_uri : "");
+    buf_puts(&f, ",\"requestUrl\":\"");
+    append_redacted_url(&f, req->raw_uri ? req->raw_uri : "");
+    buf_puts(&f, "\"");
     buf_printf(&f, ",\"status\":%d,\"responseSize\":\"%llu\"",
                req->status, (unsigned long long)req->response_bytes);
     buf_puts(&f, ",\"remoteIp\":");
@@ -346,8 +457,11 @@ begin_request(http_req *req, const char *method, const char *url)
                                     sizeof(req->allow));
     if (req->route_index >= 0)
         req->route = &s->routes[req->route_index];
+    if (req->route != NULL && s->guard != NULL)
+        s->guard(req, req->route);
     cl = http_header(req, "Content-Length");
-    if (req->route != NULL && req->route->on_body == NULL && cl != NULL) {
+    if (req->route != NULL && req->route->on_body == NULL && cl != NULL &&
+        req->refused_status == 0) {
         int64_t n;
         size_t max = req->route->max_body ? req->route->max_body
                                           : HTTP_DEFAULT_MAX_BODY;
@@ -372,7 +486,7 @@ refuse_early(http_req *req)
     const char *cl = http_header(req, "Content-Length");
     int64_t n = 0;
 
-    if (req->body_error != PD_ETOOBIG)
+    if (req->body_error == PD_OK)
         return false;
     if (expect != NULL && strcasecmp(expect, "100-continue") == 0)
         return true;
@@ -410,7 +524,10 @@ answer_body_error(http_req *req)
 {
     int err = req->body_error;
 
-    if (err == PD_ETOOBIG)
+    if (req->refused_status != 0)
+        http_error(req, req->refused_status, req->refused_code,
+                   req->refused_message);
+    else if (err == PD_ETOOBIG)
         http_error(req, 413, NULL, "the request body is too large");
     else
         http_error(req, http_status_for_err(err), NULL,
@@ -587,6 +704,8 @@ http_server_start(const struct http_server_config *cfg,
              cfg->frame_ancestors && *cfg->frame_ancestors
                  ? cfg->frame_ancestors
                  : "'none'");
+    s->guard = cfg->guard;
+    s->trust_proxy = cfg->trust_proxy;
     rc = build_router(s, err, errlen);
     if (rc == PD_OK)
         rc = resolve_bind(cfg->host, cfg->port, &addr, err, errlen);

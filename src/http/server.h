@@ -21,6 +21,8 @@ struct http_server_config {
     unsigned per_ip_connections;    /* open connections per address */
     size_t connection_memory;       /* per-connection buffer: caps headers */
     const char *frame_ancestors;    /* CSP frame-ancestors sources */
+    http_guard_fn guard;            /* may be NULL: everything is open */
+    bool trust_proxy;               /* client address from X-Forwarded-For */
 };
 
 /*

@@ -5,6 +5,8 @@
  */
 #include "web/web.h"
 
+#include "auth/staff.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,14 +24,40 @@ web_app(void)
     return the_app;
 }
 
+/*
+ * Every route: method, pattern, handler, body streamer, body limit,
+ * flags, and the least role that may call it (ROLE_PUBLIC: anyone).
+ */
+#define PUBLIC ROLE_PUBLIC
+#define VIEWER ROLE_VIEWER
+#define FULFILLER ROLE_FULFILLER
+#define ADMIN ROLE_ADMIN
 static const struct http_route all_routes[] = {
-    {"GET", "/", web_home, NULL, 0, ROUTE_HTML},
-    {"GET", "/healthz", web_healthz, NULL, 0, 0},
-    {"GET", "/readyz", web_readyz, NULL, 0, 0},
-    {"GET", "/metrics", web_metrics, NULL, 0, 0},
-    {"GET", "/_test/sleep", web_test_sleep, NULL, 0, ROUTE_TEST_ONLY},
+    /* Operators and the platform. */
+    {"GET", "/healthz", web_healthz, NULL, 0, 0, PUBLIC},
+    {"GET", "/readyz", web_readyz, NULL, 0, 0, PUBLIC},
+    {"GET", "/metrics", web_metrics, NULL, 0, 0, PUBLIC},
+    /* Signing in and out. */
+    {"GET", "/auth/handoff", web_auth_handoff, NULL, 0, ROUTE_HTML, PUBLIC},
+    {"POST", "/auth/logout", web_auth_logout, NULL, 0, 0, VIEWER},
+    {"GET", "/auth/direct-link", web_auth_direct_link, NULL, 0, 0, VIEWER},
+    {"GET", "/auth/whoami", web_auth_whoami, NULL, 0, 0, VIEWER},
+    /* Staff pages and API. */
+    {"GET", "/", web_home, NULL, 0, ROUTE_HTML, VIEWER},
+    {"GET", "/api/v1/orders", web_api_orders_list, NULL, 0, 0, VIEWER},
+    {"GET", "/api/v1/orders/{order}", web_api_order_get, NULL, 0, 0, VIEWER},
+    {"POST", "/api/v1/orders/{order}/status", web_api_order_status, NULL, 0,
+     0, FULFILLER},
+    {"POST", "/api/v1/orders/{order}/notes", web_api_order_note, NULL, 0, 0,
+     FULFILLER},
+    {"GET", "/api/v1/staff", web_api_staff_list, NULL, 0, 0, ADMIN},
+    /* Test-only routes (PRINTDESK_TEST_ROUTES=1, loopback). */
+    {"GET", "/_test/sleep", web_test_sleep, NULL, 0, ROUTE_TEST_ONLY,
+     PUBLIC},
     {"POST", "/_test/echo", web_test_echo, NULL, 1024 * 1024,
-     ROUTE_TEST_ONLY},
+     ROUTE_TEST_ONLY, PUBLIC},
+    {"POST", "/_test/limited", web_test_echo, NULL, 0,
+     ROUTE_TEST_ONLY | ROUTE_PUBLIC_LIMITED, PUBLIC},
 };
 #define N_ROUTES (sizeof(all_routes) / sizeof(all_routes[0]))
 

@@ -37,4 +37,19 @@ int web_home(http_req *req);
 int web_test_sleep(http_req *req);
 int web_test_echo(http_req *req);
 
+/* Direct sessions (auth_pages.c). */
+int web_auth_handoff(http_req *req);
+int web_auth_logout(http_req *req);
+int web_auth_direct_link(http_req *req);
+int web_auth_whoami(http_req *req);
+
+/* Staff administration (api_staff.c). */
+int web_api_staff_list(http_req *req);
+
+/* Orders API (api_orders.c). */
+int web_api_orders_list(http_req *req);
+int web_api_order_get(http_req *req);
+int web_api_order_status(http_req *req);
+int web_api_order_note(http_req *req);
+
 #endif

@@ -91,9 +91,20 @@ test('seed-demo makes realistic orders backed by real pictures', async () => {
       'SELECT COUNT(*) FROM orders WHERE warning_flags > 0');
     assert.ok(Number(warned) > 0);
 
-    // The front page of a server on this database shows the counts.
+    // The front page of a server on this database shows the counts to a
+    // signed-in staff member.
+    const env = { DATABASE_URL: state.databaseUrl,
+      PRINTDESK_DATA_DIR: join(state.dir, 'data') };
+    assert.equal((await runPrintdesk(['staff', 'add', '7', '--role', 'viewer'],
+      { env })).code, 0);
     const server = await startServer({ state });
-    const page = await (await fetch(`${server.url}/`)).text();
+    assert.equal((await fetch(`${server.url}/`)).status, 401);
+    const link = (await runPrintdesk(['login-url', '--customer', '7',
+      '--base', server.url], { env })).stdout.trim();
+    const cookie = (await fetch(link)).headers.get('set-cookie')
+      .split(';')[0];
+    const page = await (await fetch(`${server.url}/`,
+      { headers: { cookie } })).text();
     assert.match(page, new RegExp(`completed: ${statuses.get('completed')}<`));
     assert.deepEqual(await server.stop(), { code: 0, signal: null });
   } finally {
