@@ -259,6 +259,20 @@ idle_rss_seeded() {
     stop_server
 }
 
+# 4. Letting a proxied staff request in: signature + staff lookup.
+bench_auth() {
+    "$BUILD/bench/bench_auth" 2>/dev/null || {
+        echo "auth: FAILED"; FAILED=1; }
+}
+
+# 5. The orders list and search at $ORDERS orders (needs the seed of 2.).
+bench_orders() {
+    local db="sqlite:$SEED_DIR/printdesk.db"
+
+    "$BUILD/bench/bench_orders" "$db" 300 2>/dev/null | sed 's/^/orders_/' ||
+        { echo "orders: FAILED"; FAILED=1; }
+}
+
 main() {
     [ -x "$BIN" ] || { echo "run.sh: no $BIN; build first" >&2; exit 2; }
     mkdir -p "$OUT"
@@ -272,6 +286,10 @@ main() {
     echo "# 2. spawn to first 200 from /healthz (tried every 1 ms)," \
         "$ORDERS-order SQLite database"
     bench_startup
+    echo "# 4. auth: App Proxy signature + staff lookup, one core"
+    bench_auth
+    echo "# 5. orders list/search/counts on the $ORDERS-order SQLite seed"
+    bench_orders
     exit "$FAILED"
 }
 

@@ -230,7 +230,7 @@ check_staff(http_req *req, int min_role, struct staff *who)
     if (d == NULL)
         return refuse(req, 503, "database_unavailable", "The desk's "
                       "database is unavailable; try again shortly.");
-    rc = staff_find(d, who->id_kind, who->external_id, &row);
+    rc = staff_find_cached(d, who->id_kind, who->external_id, &row);
     if (rc == PD_ENOTFOUND || (rc == PD_OK && row.disabled))
         return refuse(req, 403, "not_staff", "This account is not on the "
                       "fulfillment desk's staff list.");

@@ -63,6 +63,58 @@ staff_find(db *d, const char *kind, const char *external_id,
     return rc;
 }
 
+#define STAFF_CACHE_SLOTS 64
+
+struct cache_slot {
+    int64_t fetched_ms; /* 0: empty */
+    int result;         /* PD_OK or PD_ENOTFOUND */
+    struct staff row;
+};
+
+static _Thread_local struct cache_slot cache[STAFF_CACHE_SLOTS];
+
+static unsigned
+slot_for(const char *kind, const char *external_id)
+{
+    unsigned h = 2166136261u;
+
+    for (const char *p = kind; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (const char *p = external_id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h % STAFF_CACHE_SLOTS;
+}
+
+int
+staff_find_cached(db *d, const char *kind, const char *external_id,
+                  struct staff *out)
+{
+    struct cache_slot *c = &cache[slot_for(kind, external_id)];
+    int64_t now = pd_now_ms();
+    int rc;
+
+    if (c->fetched_ms != 0 && now - c->fetched_ms < STAFF_CACHE_TTL_MS &&
+        now >= c->fetched_ms && strcmp(c->row.id_kind, kind) == 0 &&
+        strcmp(c->row.external_id, external_id) == 0) {
+        *out = c->row;
+        return c->result;
+    }
+    rc = staff_find(d, kind, external_id, out);
+    if (rc != PD_OK && rc != PD_ENOTFOUND)
+        return rc; /* errors are not remembered */
+    c->fetched_ms = now;
+    c->result = rc;
+    if (rc == PD_OK) {
+        c->row = *out;
+    } else {
+        memset(&c->row, 0, sizeof(c->row));
+        snprintf(c->row.id_kind, sizeof(c->row.id_kind), "%s", kind);
+        snprintf(c->row.external_id, sizeof(c->row.external_id), "%s",
+                 external_id);
+    }
+    return rc;
+}
+
 int
 staff_upsert(db *d, const char *kind, const char *external_id,
              enum staff_role role, const char *name)

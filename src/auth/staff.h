@@ -39,6 +39,15 @@ int staff_role_parse(const char *name);
 /* The staff row for (kind, external id); PD_ENOTFOUND when none. */
 int staff_find(db *d, const char *kind, const char *external_id,
                struct staff *out);
+/*
+ * staff_find through a small per-thread cache whose entries live
+ * STAFF_CACHE_TTL_MS: the guard's lookup on every request. A role change
+ * or a disable reaches every instance within that time.
+ */
+#define STAFF_CACHE_TTL_MS 2000
+int staff_find_cached(db *d, const char *kind, const char *external_id,
+                      struct staff *out);
+
 /* Adds a staff member or, when present, updates role and name and
  * re-enables them. */
 int staff_upsert(db *d, const char *kind, const char *external_id,

@@ -505,3 +505,34 @@ test('staff actions land in the audit log with who and from where',
         + 'audit_log WHERE actor = \'customer:1002\'']).toString();
     assert.match(rows, /customer:1002\|127\.0\.0\.1/);
   });
+
+test('disabling a staff member locks them out within seconds', async () => {
+  const LATE = '1005';
+  cli('staff', 'add', LATE, '--role', 'viewer');
+  assert.equal((await whoamiVia(LATE)).status, 200);
+  cli('staff', 'disable', LATE);
+  await sleep(2100);
+  assert.equal((await whoamiVia(LATE)).status, 403);
+  cli('staff', 'add', LATE, '--role', 'fulfiller');
+  await sleep(2100);
+  const back = await whoamiVia(LATE);
+  assert.equal(back.status, 200, 'adding again re-enables them');
+  assert.equal((await back.json()).role, 'fulfiller');
+});
+
+test('bad staff commands explain themselves', async () => {
+  const env = { DATABASE_URL: state.databaseUrl,
+    PRINTDESK_DATA_DIR: join(state.dir, 'data') };
+  const badRole = await runPrintdesk(['staff', 'add', '77', '--role', 'boss'],
+    { env });
+  assert.equal(badRole.code, 2);
+  assert.match(badRole.stderr, /viewer, fulfiller or admin/);
+  const badId = await runPrintdesk(['staff', 'add', 'x1', '--role', 'viewer'],
+    { env });
+  assert.equal(badId.code, 2);
+  const missing = await runPrintdesk(['staff', 'disable', '424242'], { env });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no staff member customer:424242/);
+  const noCustomer = await runPrintdesk(['login-url'], { env });
+  assert.equal(noCustomer.code, 2);
+});
