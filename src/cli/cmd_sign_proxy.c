@@ -35,12 +35,16 @@ cmd_sign_proxy(int argc, char **argv)
         return 0;
     }
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--now") == 0)
+        if (strcmp(argv[i], "--now") == 0) {
             now = true;
-        else if (query == NULL && argv[i][0] != '-')
-            query = argv[i];
-        else
+        } else if (config_is_flag(argv[i]) && i + 1 < argc) {
+            argv[out++] = argv[i++]; /* a config flag and its value */
             argv[out++] = argv[i];
+        } else if (query == NULL && argv[i][0] != '-') {
+            query = argv[i];
+        } else {
+            argv[out++] = argv[i];
+        }
     }
     if (query == NULL) {
         fputs(help, stderr);

@@ -49,6 +49,9 @@ parse_staff_args(int *argc, char **argv, struct staff_args *a)
 
         if (slot != NULL && i + 1 < *argc) {
             *slot = argv[++i];
+        } else if (config_is_flag(s) && i + 1 < *argc) {
+            argv[out++] = argv[i++]; /* a config flag and its value */
+            argv[out++] = argv[i];
         } else if (s[0] != '-' && words < 3) {
             const char **w[] = {&a->verb, &a->id, &a->role};
 

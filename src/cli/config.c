@@ -287,6 +287,17 @@ static const struct option long_flags[] = {
     {NULL, 0, NULL, 0},
 };
 
+bool
+config_is_flag(const char *arg)
+{
+    if (strncmp(arg, "--", 2) != 0)
+        return false;
+    for (const struct option *o = long_flags; o->name != NULL; o++)
+        if (strcmp(arg + 2, o->name) == 0)
+            return true;
+    return false;
+}
+
 static const char *
 flag_variable(int c)
 {

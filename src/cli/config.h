@@ -76,6 +76,9 @@ int config_require_secrets(struct config *cfg, char *err, size_t errlen);
 int config_prepare_data_dir(const struct config *cfg, char *err,
                             size_t errlen);
 
+/* True for a configuration flag (all take a value), e.g. "--listen". */
+bool config_is_flag(const char *arg);
+
 /* Parses "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT". */
 int config_parse_listen(const char *text, char *host, size_t hostlen,
                         int *port);

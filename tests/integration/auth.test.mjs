@@ -535,4 +535,9 @@ test('bad staff commands explain themselves', async () => {
   assert.match(missing.stderr, /no staff member customer:424242/);
   const noCustomer = await runPrintdesk(['login-url'], { env });
   assert.equal(noCustomer.code, 2);
+  const withFlags = await runPrintdesk(['staff', 'add', '88', '--log-format',
+    'text', '--role', 'viewer', '--log-level', 'warning'], { env });
+  assert.equal(withFlags.code, 0, withFlags.stderr);
+  assert.match((await runPrintdesk(['staff', 'list'], { env })).stdout,
+    /customer\s+88\s+viewer/);
 });
