@@ -641,6 +641,8 @@ seed(const struct config *cfg, const struct seed_options *o)
         log_error("seeding failed: %s (%s); nothing was added",
                   pd_err_str(rc), db_errmsg(s.d));
 done:
+    if (s.images_api != NULL)
+        s.images_api->shutdown();
     store_close(s.st);
     db_close(s.d);
     return rc;

@@ -10,7 +10,7 @@
 #include "images/synth.h"
 
 /* Bumped whenever the table below changes shape. */
-#define IMAGES_ABI_VERSION 1
+#define IMAGES_ABI_VERSION 2
 
 /* What the module exports, as one table of functions. */
 struct images_api {
@@ -18,6 +18,7 @@ struct images_api {
     int (*make_demo_pet)(int variant, int width, int height,
                          struct synth_pet *out);
     void (*free_demo_pet)(struct synth_pet *pet);
+    void (*shutdown)(void); /* ends libvips's threads, before exit */
 };
 
 /* The symbol name of the table inside the module. */

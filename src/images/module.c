@@ -11,4 +11,5 @@ const struct images_api printdesk_images_api = {
     .abi_version = IMAGES_ABI_VERSION,
     .make_demo_pet = synth_make_pet,
     .free_demo_pet = synth_pet_free,
+    .shutdown = synth_shutdown,
 };

@@ -128,6 +128,13 @@ start_vips(void)
     vips_started = PD_OK;
 }
 
+void
+synth_shutdown(void)
+{
+    if (vips_started == PD_OK)
+        vips_shutdown();
+}
+
 int
 synth_init(void)
 {

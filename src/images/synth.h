@@ -66,6 +66,12 @@ int synth_init(void);
 int synth_make_pet(int variant, int width, int height,
                    struct synth_pet *out);
 
+/*
+ * Stops libvips (its worker threads end) when it was started; call once,
+ * at the end of the process's image work.
+ */
+void synth_shutdown(void);
+
 /* Frees every buffer in *pet and zeroes it; a zeroed struct is fine. */
 void synth_pet_free(struct synth_pet *pet);
 
