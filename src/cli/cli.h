@@ -14,6 +14,7 @@ int cmd_seed_demo(int argc, char **argv);
 int cmd_staff(int argc, char **argv);
 int cmd_login_url(int argc, char **argv);
 int cmd_sign_proxy(int argc, char **argv);
+int cmd_rotate_key(int argc, char **argv);
 
 /*
  * Shared start-up of commands: loads the configuration (printing the one

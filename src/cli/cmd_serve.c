@@ -7,12 +7,14 @@
 
 #include "common/err.h"
 #include "auth/guard_setup.h"
+#include "crypto/pii.h"
 #include "db/db.h"
 #include "http/server.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "store/store.h"
 #include "web/web.h"
+#include "webhooks/webhooks.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +45,32 @@ check_config(struct config *cfg)
         fprintf(stderr, "printdesk serve: %s\n", err);
         return CONFIG_EXIT_BAD;
     }
+    return 0;
+}
+
+/*
+ * Loads the data keys, hands the webhook side what it needs, and applies
+ * deliveries a previous process stored but did not get to apply.
+ */
+static int
+prepare_webhooks(const struct config *cfg, struct app *app, pii_keys **keys,
+                 struct webhook_env *env)
+{
+    int applied;
+
+    if (pii_keys_load(cfg->data_key, cfg->data_key_previous, keys) !=
+        PD_OK) {
+        log_error("cannot load PRINTDESK_DATA_KEY");
+        return -1;
+    }
+    app->keys = *keys;
+    *env = (struct webhook_env){.store = app->store, .keys = *keys,
+                                .shop = cfg->shop};
+    webhooks_setup(env);
+    applied = webhooks_apply_pending(db_thread(), env);
+    if (applied > 0)
+        log_notice("applied %d stored webhook deliveries left from before",
+                   applied);
     return 0;
 }
 
@@ -131,6 +159,8 @@ cmd_serve(int argc, char **argv)
 {
     static struct config cfg;
     struct app app = {.cfg = &cfg, .started_ms = pd_now_ms()};
+    static struct webhook_env webhook_env;
+    pii_keys *keys = NULL;
     sigset_t stop_signals;
     int rc, sig;
     unsigned left;
@@ -152,7 +182,8 @@ cmd_serve(int argc, char **argv)
 
     web_set_app(&app);
     rc = 1;
-    if (prepare_backends(&cfg, &app.store) < 0)
+    if (prepare_backends(&cfg, &app.store) < 0 ||
+        prepare_webhooks(&cfg, &app, &keys, &webhook_env) < 0)
         goto done;
     web_register_gauges();
     if (guard_setup(&cfg) != PD_OK || start_http(&cfg, &app.server) < 0)
@@ -174,6 +205,7 @@ done:
     db_pool_shutdown();
     guard_shutdown();
     store_close(app.store);
+    pii_keys_free(keys);
     metrics_shutdown();
     if (rc == 0)
         log_notice("printdesk stopped cleanly");

@@ -222,6 +222,7 @@ static const struct setting {
     TEXT("SHOPIFY_APP_SECRET_PREVIOUS", app_secret_previous),
     TEXT("SHOPIFY_API_KEY", api_key),
     TEXT("PRINTDESK_DATA_KEY", data_key),
+    TEXT("PRINTDESK_DATA_KEY_PREVIOUS", data_key_previous),
     TEXT("METRICS_TOKEN", metrics_token),
     TEXT("ALLOWED_ORIGINS", allowed_origins),
     TEXT("GOOGLE_CLOUD_PROJECT", project_id),
@@ -460,6 +461,12 @@ config_require_secrets(struct config *cfg, char *err, size_t errlen)
     if (!is_hex_key(cfg->data_key)) {
         snprintf(err, errlen, "PRINTDESK_DATA_KEY: must be 64 hex digits "
                  "(32 bytes)");
+        return -1;
+    }
+    if (cfg->data_key_previous[0] != '\0' &&
+        !is_hex_key(cfg->data_key_previous)) {
+        snprintf(err, errlen, "PRINTDESK_DATA_KEY_PREVIOUS: must be 64 hex "
+                 "digits (32 bytes)");
         return -1;
     }
     return 0;

@@ -24,6 +24,7 @@ struct config {
     char app_secret_previous[CONFIG_SECRET_MAX];
     char api_key[CONFIG_SECRET_MAX];
     char data_key[CONFIG_SECRET_MAX];
+    char data_key_previous[CONFIG_SECRET_MAX]; /* during a rotation */
     char metrics_token[CONFIG_SECRET_MAX];
     char public_url[512]; /* how browsers reach printdesk directly */
     char allowed_origins[1024];

@@ -4,7 +4,6 @@
  */
 #include "cli/cli.h"
 
-#include "obs/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +25,7 @@ static const struct command commands[] = {
                                  "dashboard session"},
     {"sign-proxy-query", cmd_sign_proxy, "sign a query as Shopify's App "
                                          "Proxy does"},
+    {"rotate-data-key", cmd_rotate_key, "re-encrypt customer data under the current data key"},
 };
 
 static void
@@ -38,32 +38,6 @@ usage(FILE *out)
         fprintf(out, "  %-17s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun `printdesk COMMAND --help` for a command's options."
                  "\n");
-}
-
-int
-cli_wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            return 0;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    }
-    return 0;
-}
-
-int
-cli_load_config(struct config *cfg, int argc, char **argv)
-{
-    char err[512];
-
-    if (config_load(cfg, argc, argv, err, sizeof(err)) < 0) {
-        fprintf(stderr, "printdesk %s: %s\n", argv[0], err);
-        return CONFIG_EXIT_BAD;
-    }
-    log_setup((enum log_level)cfg->log_level, cfg->log_json);
-    log_set_project(cfg->project_id);
-    return 0;
 }
 
 int

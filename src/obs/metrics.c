@@ -305,9 +305,14 @@ render_families(pd_buf *b)
     for (metrics_family *f = families; f != NULL; f = f->next) {
         buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", f->name,
                    f->help, f->name);
-        for (struct series *s = f->series; s != NULL; s = s->next)
-            buf_printf(b, "%s{%s} %ld\n", f->name, s->labels,
-                       (long)atomic_load(&s->value));
+        for (struct series *s = f->series; s != NULL; s = s->next) {
+            if (s->labels[0] == '\0')
+                buf_printf(b, "%s %ld\n", f->name,
+                           (long)atomic_load(&s->value));
+            else
+                buf_printf(b, "%s{%s} %ld\n", f->name, s->labels,
+                           (long)atomic_load(&s->value));
+        }
     }
     for (struct gauge *g = gauges; g != NULL; g = g->next)
         buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n",

@@ -129,6 +129,13 @@ make_plan(db *d, const struct orders_filter *f, arena *a, struct plan *p,
     }
     if (make_bounds(f, p, msg, len) != PD_OK)
         return PD_EINVAL;
+    if (f->email_index != NULL) {
+        memset(&p->search, 0, sizeof(p->search));
+        p->search.kind = SEARCH_EMAIL;
+        p->search.email_index = f->email_index;
+        p->search.email_index_previous = f->email_index_previous;
+        return PD_OK;
+    }
     return orders_search_parse(db_kind(d), f->q, a, &p->search, msg, len);
 }
 
@@ -165,6 +172,18 @@ add_status(struct query *q, const struct plan *p)
  * keeps its planner from fetching every match by rowid and sorting them
  * all instead. Counting needs every match anyway, so it fetches them.
  */
+/* email_bidx matching the address's index (under either key). */
+static void
+add_email(struct query *q, const struct orders_search *s)
+{
+    const unsigned char *prev = s->email_index_previous;
+
+    buf_puts(&q->sql, prev ? "email_bidx IN (?, ?)" : "email_bidx = ?");
+    add_arg(q, DB_BLOB(s->email_index, ORDERS_EMAIL_INDEX_LEN));
+    if (prev != NULL)
+        add_arg(q, DB_BLOB(prev, ORDERS_EMAIL_INDEX_LEN));
+}
+
 static void
 add_search(struct query *q, const struct orders_search *s, bool walk)
 {
@@ -179,6 +198,9 @@ add_search(struct query *q, const struct orders_search *s, bool walk)
         buf_printf(&q->sql, " AND %sid IN (SELECT rowid FROM orders_fts "
                    "WHERE orders_fts MATCH ?)", walk ? "+" : "");
         add_arg(q, DB_TEXT(s->expr));
+    } else if (s->kind == SEARCH_EMAIL) {
+        buf_puts(&q->sql, " AND ");
+        add_email(q, s);
     }
 }
 
@@ -201,7 +223,18 @@ scan_cols(const struct query *q)
 static void
 scan_single(struct query *q, const struct plan *p)
 {
-    if (p->rare) {
+    if (p->search.kind == SEARCH_EMAIL) {
+        /* A customer's few orders, found by the e-mail index first. */
+        buf_puts(&q->sql, "SELECT ");
+        buf_puts(&q->sql, scan_cols(q));
+        buf_puts(&q->sql, " FROM (SELECT id AS rid FROM orders WHERE ");
+        add_email(q, &p->search);
+        /* CROSS JOIN keeps SQLite's loop order; PostgreSQL says JOIN. */
+        buf_printf(&q->sql, ") AS f %sJOIN orders ON orders.id = f.rid "
+                   "WHERE ", q->pg ? "" : "CROSS ");
+        add_range(q, p);
+        add_status(q, p);
+    } else if (p->rare) {
         /* CROSS JOIN: SQLite keeps the matches as the outer loop. */
         buf_printf(&q->sql, "SELECT %s FROM (SELECT rowid AS rid FROM "
                    "orders_fts WHERE orders_fts MATCH ?) AS f CROSS JOIN "

@@ -86,6 +86,8 @@ struct order_summary {
 
 /* ---- listing (list.c) ---- */
 
+#define ORDERS_EMAIL_INDEX_LEN 32
+
 struct orders_filter {
     const char *status;  /* NULL: all; a status name; or "open" */
     const char *q;       /* NULL or "": no search; "1042"/"#1042": by
@@ -95,6 +97,11 @@ struct orders_filter {
     int64_t to_ms;       /* created_at < to_ms */
     int limit;           /* 1..ORDERS_LIMIT_MAX; 0: the default */
     const char *cursor;  /* NULL, or next_cursor of the previous page */
+    /* When set (32 bytes: the blind index of the e-mail in q), q is an
+     * e-mail address and matches the orders of that address. */
+    const unsigned char *email_index;
+    /* During a data-key rotation: the index under the previous key. */
+    const unsigned char *email_index_previous;
 };
 
 struct orders_page {

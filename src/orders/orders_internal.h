@@ -60,6 +60,7 @@ enum orders_search_kind {
     SEARCH_NUMBER,  /* "1042" or "#1042": by order number or name */
     SEARCH_TEXT,    /* words as prefixes over the search text */
     SEARCH_NOTHING, /* no searchable word: matches no order */
+    SEARCH_EMAIL,   /* an e-mail address, by its blind index */
 };
 
 struct orders_search {
@@ -67,6 +68,8 @@ struct orders_search {
     int64_t number;
     char name[32];     /* "#1042" */
     const char *expr;  /* the FTS5 MATCH or tsquery text, in the arena */
+    const unsigned char *email_index; /* SEARCH_EMAIL: 32 bytes */
+    const unsigned char *email_index_previous; /* or NULL */
 };
 
 /* Parses q for a backend; PD_EINVAL (with msg) when too long or not

@@ -6,6 +6,8 @@
  */
 #include "web/web.h"
 
+#include "crypto/pii.h"
+
 #include "auth/guard.h"
 #include "common/err.h"
 #include "db/db.h"
@@ -156,6 +158,30 @@ query_number(http_req *req, const char *name, int64_t min, int64_t max,
     return PD_EINVAL;
 }
 
+/*
+ * A q that is an e-mail address is looked up by its blind index: e-mail
+ * addresses are stored only sealed, never as searchable text.
+ */
+static int
+email_filter(http_req *req, struct orders_filter *f)
+{
+    const pii_keys *keys = web_app()->keys;
+    unsigned char *index, *previous;
+
+    if (f->q == NULL || strchr(f->q, '@') == NULL || keys == NULL)
+        return PD_OK;
+    index = arena_alloc(http_arena(req), 2 * PII_INDEX_LEN);
+    if (index == NULL)
+        return PD_ENOMEM;
+    previous = index + PII_INDEX_LEN;
+    if (pii_email_index(keys, f->q, index) != PD_OK)
+        return PD_ERR;
+    f->email_index = index;
+    if (pii_email_index_previous(keys, f->q, previous) == PD_OK)
+        f->email_index_previous = previous;
+    return PD_OK;
+}
+
 /* Fills the filter from the query; answers 400 itself when bad. */
 static int
 read_filter(http_req *req, struct orders_filter *f, bool *counts)
@@ -179,7 +205,7 @@ read_filter(http_req *req, struct orders_filter *f, bool *counts)
                      &f->to_ms) != PD_OK)
         return PD_EINVAL;
     f->limit = (int)limit;
-    return PD_OK;
+    return email_filter(req, f);
 }
 
 static void

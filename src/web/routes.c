@@ -6,6 +6,10 @@
 #include "web/web.h"
 
 #include "auth/staff.h"
+#include "webhooks/webhooks.h"
+
+/* Shopify's order payloads stay well under this. */
+#define WEBHOOK_MAX_BODY (2 * 1024 * 1024)
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +41,9 @@ static const struct http_route all_routes[] = {
     {"GET", "/healthz", web_healthz, NULL, 0, 0, PUBLIC},
     {"GET", "/readyz", web_readyz, NULL, 0, 0, PUBLIC},
     {"GET", "/metrics", web_metrics, NULL, 0, 0, PUBLIC},
+    /* Shopify. */
+    {"POST", "/webhooks/shopify", web_webhook_shopify, NULL,
+     WEBHOOK_MAX_BODY, 0, PUBLIC},
     /* Signing in and out. */
     {"GET", "/auth/handoff", web_auth_handoff, NULL, 0, ROUTE_HTML, PUBLIC},
     {"POST", "/auth/logout", web_auth_logout, NULL, 0, 0, VIEWER},

@@ -15,6 +15,7 @@
 struct app {
     const struct config *cfg;
     store *store;
+    const struct pii_keys *keys; /* customer data at rest */
     http_server *server;
     int64_t started_ms;
 };
