@@ -273,6 +273,40 @@ bench_orders() {
         { echo "orders: FAILED"; FAILED=1; }
 }
 
+# 6. Webhook deliveries, 20 at a time, on SQLite and on PostgreSQL.
+webhook_run() {
+    local name=$1 db=$2 dir=$TMP/webhooks-$1 port
+    local secret=bench-secret-0123456789abcdef shop=bench.myshopify.com
+
+    mkdir -p "$dir"
+    DATABASE_URL=$db SHOPIFY_APP_SECRET=$secret SHOPIFY_SHOP=$shop \
+        LOG_LEVEL=warning "$BIN" serve --listen 127.0.0.1:0 \
+        --data-dir "$dir" 2>"$dir/log" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        port=$(grep -o '"port":[0-9]*' "$dir/log" | head -n 1 | cut -d: -f2)
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    printf 'webhooks_%s: ' "$name"
+    NODE_PATH=$ROOT/tests/node_modules node "$BENCH_DIR/webhooks.mjs" \
+        "http://127.0.0.1:$port" "$secret" "$shop" 2000 ||
+        { echo "FAILED"; FAILED=1; }
+    stop_server
+}
+
+bench_webhooks() {
+    local pgdir=$TMP/pg url
+
+    webhook_run sqlite "sqlite:$TMP/webhooks-sqlite.db"
+    if url=$("$ROOT/tests/db-pg.sh" start "$pgdir" 25990 2>/dev/null); then
+        webhook_run postgres "$url"
+        "$ROOT/tests/db-pg.sh" stop "$pgdir"
+    else
+        echo "webhooks_postgres: skipped (PostgreSQL did not start)"
+    fi
+}
+
 main() {
     [ -x "$BIN" ] || { echo "run.sh: no $BIN; build first" >&2; exit 2; }
     mkdir -p "$OUT"
@@ -290,6 +324,8 @@ main() {
     bench_auth
     echo "# 5. orders list/search/counts on the $ORDERS-order SQLite seed"
     bench_orders
+    echo "# 6. webhooks: orders/create with 3 line items, 20 in flight"
+    bench_webhooks
     exit "$FAILED"
 }
 
