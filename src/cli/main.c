@@ -25,7 +25,8 @@ static const struct command commands[] = {
                                  "dashboard session"},
     {"sign-proxy-query", cmd_sign_proxy, "sign a query as Shopify's App "
                                          "Proxy does"},
-    {"rotate-data-key", cmd_rotate_key, "re-encrypt customer data under the current data key"},
+    {"rotate-data-key", cmd_rotate_key, "re-encrypt customer data under "
+                                        "the current data key"},
 };
 
 static void

@@ -12,7 +12,8 @@ typedef struct db_batch db_batch;
 
 /*
  * A batch for table(columns...), ncols columns, holding up to
- * rows_per_insert rows (one INSERT). NULL when out of memory. The table and column
+ * rows_per_insert rows (one INSERT). NULL when out of memory. The table
+ * and column
  * names are trusted constants, never input.
  */
 db_batch *db_batch_new(db *d, const char *table, const char *const *columns,
