@@ -13,8 +13,7 @@ typedef struct db_batch db_batch;
 /*
  * A batch for table(columns...), ncols columns, holding up to
  * rows_per_insert rows (one INSERT). NULL when out of memory. The table
- * and column
- * names are trusted constants, never input.
+ * and column names are trusted constants, never input.
  */
 db_batch *db_batch_new(db *d, const char *table, const char *const *columns,
                        int ncols, int rows_per_insert);
