@@ -1,7 +1,7 @@
 /*
  * webhooks_internal.h — the contract between the inbox (inbox.c), which
  * verifies, stores and dispatches deliveries, and the topic handlers
- * (topic_orders.c, topic_privacy.c).
+ * (topic_orders.c, topic_privacy.c, privacy_export.c).
  */
 #ifndef PD_WEBHOOKS_INTERNAL_H
 #define PD_WEBHOOKS_INTERNAL_H
@@ -37,8 +37,8 @@ int webhook_apply_order(db *d, const struct webhook_env *env,
                         const struct webhook_delivery *w, json_t *payload,
                         char *reason, size_t reasonlen);
 
-/* app/uninstalled, customers/data_request, customers/redact, shop/redact
- * (topic_privacy.c). */
+/* app/uninstalled, customers/redact, shop/redact (topic_privacy.c) and
+ * customers/data_request (privacy_export.c). */
 int webhook_app_uninstalled(db *d, const struct webhook_env *env,
                             const struct webhook_delivery *w,
                             json_t *payload, char *reason, size_t reasonlen);
