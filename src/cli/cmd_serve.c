@@ -16,7 +16,9 @@
 #include "web/web.h"
 #include "webhooks/webhooks.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,11 +69,75 @@ prepare_webhooks(const struct config *cfg, struct app *app, pii_keys **keys,
     *env = (struct webhook_env){.store = app->store, .keys = *keys,
                                 .shop = cfg->shop};
     webhooks_setup(env);
-    applied = webhooks_apply_pending(db_thread(), env);
+    applied = webhooks_apply_pending(db_thread(), env, pd_now_ms());
     if (applied > 0)
         log_notice("applied %d stored webhook deliveries left from before",
                    applied);
     return 0;
+}
+
+/*
+ * The retry pass: once a minute, deliveries that were stored but could not
+ * be applied (the database was down) and that no retry from Shopify has
+ * picked up since are applied. Runs on its own thread and connection.
+ */
+#define RETRY_PASS_S 60
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    bool started;
+    const struct webhook_env *env;
+} retry = {.lock = PTHREAD_MUTEX_INITIALIZER,
+           .wake = PTHREAD_COND_INITIALIZER};
+
+static void *
+retry_loop(void *unused)
+{
+    struct timespec until;
+
+    (void)unused;
+    pthread_mutex_lock(&retry.lock);
+    while (!retry.stop) {
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += RETRY_PASS_S;
+        if (pthread_cond_timedwait(&retry.wake, &retry.lock, &until) == 0 ||
+            retry.stop)
+            continue;
+        pthread_mutex_unlock(&retry.lock);
+        if (db_thread() != NULL)
+            webhooks_apply_pending(db_thread(), retry.env,
+                                   pd_now_ms() - RETRY_PASS_S * 1000);
+        pthread_mutex_lock(&retry.lock);
+    }
+    pthread_mutex_unlock(&retry.lock);
+    return NULL;
+}
+
+static void
+start_retry_pass(const struct webhook_env *env)
+{
+    retry.env = env;
+    retry.started = pthread_create(&retry.thread, NULL, retry_loop, NULL) ==
+                    0;
+    if (!retry.started)
+        log_warn("webhook retry pass not started; stored deliveries wait "
+                 "for Shopify's retries or the next start");
+}
+
+static void
+stop_retry_pass(void)
+{
+    if (!retry.started)
+        return;
+    pthread_mutex_lock(&retry.lock);
+    retry.stop = true;
+    pthread_cond_signal(&retry.wake);
+    pthread_mutex_unlock(&retry.lock);
+    pthread_join(retry.thread, NULL);
+    retry.started = false;
 }
 
 /* Opens the database, applies migrations, opens the store. */
@@ -188,6 +254,7 @@ cmd_serve(int argc, char **argv)
     web_register_gauges();
     if (guard_setup(&cfg) != PD_OK || start_http(&cfg, &app.server) < 0)
         goto done;
+    start_retry_pass(&webhook_env);
     announce(&cfg, app.server);
 
     sig = wait_for_stop(&stop_signals);
@@ -200,6 +267,7 @@ cmd_serve(int argc, char **argv)
                  DRAIN_TIMEOUT_MS);
     rc = 0;
 done:
+    stop_retry_pass();
     http_server_stop(app.server);
     app.server = NULL;
     db_pool_shutdown();

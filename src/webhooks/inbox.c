@@ -632,14 +632,16 @@ apply_stored(db *d, const struct webhook_env *env, int64_t id,
 
 /* Up to max ids of rows still 'received' after after_id, oldest first. */
 static int
-list_pending(db *d, int64_t after_id, int64_t *ids, int max)
+list_pending(db *d, int64_t after_id, int64_t before_ms, int64_t *ids,
+             int max)
 {
     db_rows *r = NULL;
     int n = 0, rc = db_query(d, "SELECT id FROM webhook_inbox "
                                 "WHERE state = 'received' AND id > ? "
-                                "ORDER BY id LIMIT ?",
-                             (db_arg[]){DB_INT(after_id), DB_INT(max)}, 2,
-                             &r);
+                                "AND received_at <= ? ORDER BY id LIMIT ?",
+                             (db_arg[]){DB_INT(after_id), DB_INT(before_ms),
+                                        DB_INT(max)},
+                             3, &r);
 
     while (rc == PD_OK && n < max && (rc = db_step(r)) == 1) {
         ids[n++] = db_col_int(r, 0);
@@ -650,13 +652,15 @@ list_pending(db *d, int64_t after_id, int64_t *ids, int max)
 }
 
 int
-webhooks_apply_pending(db *d, const struct webhook_env *env)
+webhooks_apply_pending(db *d, const struct webhook_env *env,
+                       int64_t received_before_ms)
 {
     int64_t ids[PENDING_BATCH], after = 0;
     int applied = 0, n, rc = PD_OK;
     bool one;
 
-    while ((n = list_pending(d, after, ids, PENDING_BATCH)) > 0) {
+    while ((n = list_pending(d, after, received_before_ms, ids,
+                             PENDING_BATCH)) > 0) {
         for (int i = 0; i < n; i++) {
             rc = apply_stored(d, env, ids[i], &one);
             applied += one ? 1 : 0;

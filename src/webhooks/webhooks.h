@@ -26,9 +26,11 @@ void webhooks_setup(const struct webhook_env *env);
 int web_webhook_shopify(http_req *req);
 
 /*
- * Applies every inbox row still 'received' (a process that died after the
- * commit and before applying). Returns how many were applied; logs each.
+ * Applies every inbox row still 'received' that arrived at or before
+ * received_before_ms (a process that died after the commit, or a
+ * database that was down while applying). Returns how many were applied.
  */
-int webhooks_apply_pending(db *d, const struct webhook_env *env);
+int webhooks_apply_pending(db *d, const struct webhook_env *env,
+                           int64_t received_before_ms);
 
 #endif

@@ -121,7 +121,7 @@ test_pending_applies_waiting_rows(void **state)
     add_row(e->d, "wh-4", "orders/updated", "{\"name\":\"#1\"}", "received");
     add_row(e->d, "wh-5", "orders/create", "{}", "applied");
     free(order);
-    assert_int_equal(webhooks_apply_pending(e->d, &wh_env), 1);
+    assert_int_equal(webhooks_apply_pending(e->d, &wh_env, pd_now_ms()), 1);
     row_state(e->d, "wh-1", text, sizeof(text));
     assert_string_equal(text, "applied|1|");
     row_state(e->d, "wh-2", text, sizeof(text));
@@ -141,7 +141,7 @@ test_pending_applies_waiting_rows(void **state)
     assert_true(metric(DELIVERED("orders/create", "applied")) ==
                 applied + 1);
     /* A second pass finds nothing left to do. */
-    assert_int_equal(webhooks_apply_pending(e->d, &wh_env), 0);
+    assert_int_equal(webhooks_apply_pending(e->d, &wh_env, pd_now_ms()), 0);
     assert_true(metric(CREATED) == created + 1);
 }
 
