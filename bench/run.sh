@@ -280,11 +280,12 @@ webhook_run() {
 
     mkdir -p "$dir"
     DATABASE_URL=$db SHOPIFY_APP_SECRET=$secret SHOPIFY_SHOP=$shop \
-        LOG_LEVEL=warning "$BIN" serve --listen 127.0.0.1:0 \
+        LOG_LEVEL=notice "$BIN" serve --listen 127.0.0.1:0 \
         --data-dir "$dir" 2>"$dir/log" &
     SERVER_PID=$!
     for _ in $(seq 100); do
-        port=$(grep -o '"port":[0-9]*' "$dir/log" | head -n 1 | cut -d: -f2)
+        port=$(grep -o '"port":[0-9]*' "$dir/log" | head -n 1 |
+            cut -d: -f2 || true)
         [ -n "$port" ] && break
         sleep 0.1
     done

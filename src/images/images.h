@@ -7,10 +7,11 @@
 #ifndef PD_IMAGES_H
 #define PD_IMAGES_H
 
+#include "images/process.h"
 #include "images/synth.h"
 
 /* Bumped whenever the table below changes shape. */
-#define IMAGES_ABI_VERSION 2
+#define IMAGES_ABI_VERSION 3
 
 /* What the module exports, as one table of functions. */
 struct images_api {
@@ -18,6 +19,12 @@ struct images_api {
     int (*make_demo_pet)(int variant, int width, int height,
                          struct synth_pet *out);
     void (*free_demo_pet)(struct synth_pet *pet);
+    /* Upload checks and derivatives: see process.h. */
+    int (*inspect)(const char *path, int64_t max_pixels,
+                   struct image_info *out, char *reason, size_t len);
+    int (*derive)(const char *path, int thumb_side, int preview_side,
+                  struct image_derived *out, char *reason, size_t len);
+    void (*free_derived)(struct image_derived *d);
     void (*shutdown)(void); /* ends libvips's threads, before exit */
 };
 

@@ -11,5 +11,8 @@ const struct images_api printdesk_images_api = {
     .abi_version = IMAGES_ABI_VERSION,
     .make_demo_pet = synth_make_pet,
     .free_demo_pet = synth_pet_free,
+    .inspect = image_inspect,
+    .derive = image_derive,
+    .free_derived = image_derived_free,
     .shutdown = synth_shutdown,
 };
