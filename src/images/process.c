@@ -373,32 +373,68 @@ to_plain_srgb(VipsObject *ctx, VipsImage *in, VipsImage **out)
     return vips_cast_uchar(t[3], out, NULL);
 }
 
-/* One derivative fitting side x side, encoded into *b. */
+/* Encodes plain sRGB img as a stripped JPEG into *b. */
 static int
-derive_one(const char *path, int side, struct image_blob *b)
+encode(VipsImage *img, struct image_blob *b)
 {
-    VipsImage *ctx = vips_image_new();
-    VipsImage **t = slots(VIPS_OBJECT(ctx), 2);
     void *buf = NULL;
     size_t n = 0;
+
+    if (vips_jpegsave_buffer(img, &buf, &n, "Q", JPEG_Q, "strip", TRUE,
+                             NULL))
+        return -1;
+    b->data = buf;
+    b->len = n;
+    b->width = vips_image_get_width(img);
+    b->height = vips_image_get_height(img);
+    return 0;
+}
+
+/* mem shrunk to fit side x side (never enlarged), encoded into *b. */
+static int
+encode_fit(VipsObject *ctx, VipsImage *mem, int side, struct image_blob *b)
+{
+    VipsImage **t = slots(ctx, 1);
+
+    if (vips_image_get_width(mem) <= side &&
+        vips_image_get_height(mem) <= side)
+        return encode(mem, b);
+    if (vips_thumbnail_image(mem, &t[0], side, "height", side,
+                             "size", VIPS_SIZE_DOWN, NULL))
+        return -1;
+    return encode(t[0], b);
+}
+
+/*
+ * One decode serves both: the file is shrunk on load to the larger of the
+ * two boxes, turned upright, made plain sRGB and held in memory (at most
+ * IMAGE_MAX_SIDE squared, 3 bytes a pixel); each derivative is then cut
+ * from that copy.
+ */
+static int
+derive_all(const char *path, int thumb_side, int preview_side,
+           struct image_derived *out)
+{
+    VipsImage *ctx = vips_image_new();
+    VipsImage **t = slots(VIPS_OBJECT(ctx), 3);
+    int big = thumb_side > preview_side ? thumb_side : preview_side;
     int rc;
 
-    rc = vips_thumbnail(path, &t[0], side, "height", side,
+    rc = vips_thumbnail(path, &t[0], big, "height", big,
                         "size", VIPS_SIZE_DOWN,
                         "fail_on", VIPS_FAIL_ON_ERROR, NULL);
     if (rc == 0)
         rc = to_plain_srgb(VIPS_OBJECT(ctx), t[0], &t[1]);
-    if (rc == 0)
-        rc = vips_jpegsave_buffer(t[1], &buf, &n, "Q", JPEG_Q,
-                                  "strip", TRUE, NULL);
     if (rc == 0) {
-        b->data = buf;
-        b->len = n;
-        b->width = t[1]->Xsize;
-        b->height = t[1]->Ysize;
-    } else {
-        vips_note("derivative", path);
+        t[2] = vips_image_copy_memory(t[1]);
+        rc = t[2] != NULL ? 0 : -1;
     }
+    if (rc == 0)
+        rc = encode_fit(VIPS_OBJECT(ctx), t[2], preview_side, &out->preview);
+    if (rc == 0)
+        rc = encode_fit(VIPS_OBJECT(ctx), t[2], thumb_side, &out->thumb);
+    if (rc != 0)
+        vips_note("derivatives", path);
     g_object_unref(ctx);
     return rc;
 }
@@ -423,8 +459,7 @@ image_derive(const char *path, int thumb_side, int preview_side,
     rc = detect(path, &fmt, reason, len);
     if (rc != 0)
         return rc;
-    if (derive_one(path, thumb_side, &out->thumb) ||
-        derive_one(path, preview_side, &out->preview)) {
+    if (derive_all(path, thumb_side, preview_side, out) != 0) {
         image_derived_free(out);
         return refuse(IMAGE_EINVALID, reason, len,
                       "truncated or corrupt %s", fmt->upper);

@@ -28,6 +28,19 @@
 
 static char dir[] = "/tmp/pd-test-process-XXXXXX";
 
+/*
+ * LeakSanitizer's hook (used only in sanitizer builds): libx265, which
+ * libheif uses to write the test's HEIC file, keeps one buffer for the
+ * life of the process. Nothing of ours is suppressed.
+ */
+const char *__lsan_default_suppressions(void);
+
+const char *
+__lsan_default_suppressions(void)
+{
+    return "leak:libx265.so\n";
+}
+
 static const char *
 path_of(const char *name)
 {
@@ -587,7 +600,7 @@ test_timing_12mp(void **state)
         t0 = now_ms();
         assert_int_equal(image_derive(path_of("big.jpg"), THUMB, THUMB, &d,
                                       reason, sizeof(reason)), 0);
-        thumb_ms = (now_ms() - t0) / 2;
+        thumb_ms = now_ms() - t0;
         image_derived_free(&d);
     }
     printf("# 4000x3000 JPEG (%ld KiB): inspect %.1f ms, thumbnail %.1f ms, "
