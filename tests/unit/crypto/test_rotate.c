@@ -385,12 +385,6 @@ test_rotate_unopenable(void **state)
     pii_keys_free(c);
 }
 
-static void
-test_pg_skipped(void **state)
-{
-    (void)state;
-    skip();
-}
 
 #define DB_TEST(f) cmocka_unit_test_setup_teardown(f, env_setup_migrated, \
                                                     env_teardown)
@@ -403,22 +397,11 @@ main(void)
         DB_TEST(test_rotate_resumes),
         DB_TEST(test_rotate_unopenable),
     };
-    const struct CMUnitTest skipped[] = {cmocka_unit_test(test_pg_skipped)};
     int failed;
 
     log_setup(LOG_ERROR, false);
     failed = run_pii_tests();
-    failed += cmocka_run_group_tests_name("rotate sqlite", tests,
-                                          env_use_sqlite, env_group_done);
-    if (env_pg_url() != NULL) {
-        failed += cmocka_run_group_tests_name("rotate postgres", tests,
-                                              env_use_postgres,
-                                              env_group_done);
-    } else {
-        print_message("postgres group SKIPPED: TEST_PG_URL is not set "
-                      "(tests/db-pg.sh start DIR PORT prints one)\n");
-        failed += cmocka_run_group_tests_name("rotate postgres", skipped,
-                                              NULL, NULL);
-    }
+    failed += env_run_groups("rotate", tests, ENV_COUNT(tests), tests,
+                             ENV_COUNT(tests));
     return failed != 0;
 }

@@ -183,3 +183,32 @@ int env_teardown(void **state)
     *state = NULL;
     return 0;
 }
+
+static void
+test_pg_skipped(void **state)
+{
+    (void)state;
+    skip();
+}
+
+int
+env_run_groups(const char *label, const struct CMUnitTest *sqlite_tests,
+               size_t n_sqlite, const struct CMUnitTest *pg_tests,
+               size_t n_pg)
+{
+    const struct CMUnitTest skipped[] = {cmocka_unit_test(test_pg_skipped)};
+    char sqlite_name[96], pg_name[96];
+    int failed;
+
+    snprintf(sqlite_name, sizeof(sqlite_name), "%s sqlite", label);
+    snprintf(pg_name, sizeof(pg_name), "%s postgres", label);
+    failed = _cmocka_run_group_tests(sqlite_name, sqlite_tests, n_sqlite,
+                                     env_use_sqlite, env_group_done);
+    if (env_pg_url() != NULL)
+        return failed + _cmocka_run_group_tests(pg_name, pg_tests, n_pg,
+                                                env_use_postgres,
+                                                env_group_done);
+    print_message("postgres group SKIPPED: TEST_PG_URL is not set "
+                  "(tests/db-pg.sh start DIR PORT prints one)\n");
+    return failed + _cmocka_run_group_tests(pg_name, skipped, 1, NULL, NULL);
+}

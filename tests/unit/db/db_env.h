@@ -24,6 +24,18 @@ enum db_kind env_kind(void);
 /* TEST_PG_URL, or NULL. */
 const char *env_pg_url(void);
 
+struct CMUnitTest;
+
+/*
+ * Runs sqlite_tests as the group "<label> sqlite", then pg_tests as
+ * "<label> postgres" when TEST_PG_URL is set, else a group that is
+ * reported skipped. Returns the number of failures.
+ */
+int env_run_groups(const char *label, const struct CMUnitTest *sqlite_tests,
+                   size_t n_sqlite, const struct CMUnitTest *pg_tests,
+                   size_t n_pg);
+#define ENV_COUNT(tests) (sizeof(tests) / sizeof((tests)[0]))
+
 /* Per-test fixtures: an empty database, or one with all migrations. */
 int env_setup_fresh(void **state);
 int env_setup_migrated(void **state);

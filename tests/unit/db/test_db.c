@@ -835,12 +835,6 @@ static void test_schema_parity(void **state)
     rmdir(dir);
 }
 
-static void test_pg_skipped(void **state)
-{
-    (void)state;
-    skip();
-}
-
 #define FRESH(f) cmocka_unit_test_setup_teardown(f, env_setup_fresh, \
                                                   env_teardown)
 #define MIGRATED(f) cmocka_unit_test_setup_teardown(f, env_setup_migrated, \
@@ -868,23 +862,8 @@ int main(void)
         MIGRATED(test_server_restart),
         MIGRATED(test_schema_parity),
     };
-    const struct CMUnitTest skipped[] = {
-        cmocka_unit_test(test_pg_skipped),
-    };
-    int failed;
 
     log_setup(LOG_WARNING, true);
-    failed = cmocka_run_group_tests_name("sqlite", sqlite_tests,
-                                         env_use_sqlite, env_group_done);
-    if (env_pg_url() != NULL) {
-        failed += cmocka_run_group_tests_name("postgres", pg_tests,
-                                              env_use_postgres,
-                                              env_group_done);
-    } else {
-        print_message("postgres group SKIPPED: TEST_PG_URL is not set "
-                      "(tests/db-pg.sh start DIR PORT prints one)\n");
-        failed += cmocka_run_group_tests_name("postgres", skipped, NULL,
-                                              NULL);
-    }
-    return failed != 0;
+    return env_run_groups("db", sqlite_tests, ENV_COUNT(sqlite_tests),
+                          pg_tests, ENV_COUNT(pg_tests)) != 0;
 }

@@ -964,12 +964,6 @@ test_detail(void **state)
     arena_free(a);
 }
 
-static void
-test_pg_skipped(void **state)
-{
-    (void)state;
-    skip();
-}
 
 #define DB_TEST(f) cmocka_unit_test_setup_teardown(f, env_setup_migrated, \
                                                     env_teardown)
@@ -990,21 +984,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {COMMON_TESTS};
-    const struct CMUnitTest skipped[] = {cmocka_unit_test(test_pg_skipped)};
     int failed;
 
     log_setup(LOG_ERROR, false);
-    failed = cmocka_run_group_tests_name("orders sqlite", tests,
-                                         env_use_sqlite, env_group_done);
-    if (env_pg_url() != NULL) {
-        failed += cmocka_run_group_tests_name("orders postgres", tests,
-                                              env_use_postgres,
-                                              env_group_done);
-    } else {
-        print_message("postgres group SKIPPED: TEST_PG_URL is not set "
-                      "(tests/db-pg.sh start DIR PORT prints one)\n");
-        failed += cmocka_run_group_tests_name("orders postgres", skipped,
-                                              NULL, NULL);
-    }
+    failed = env_run_groups("orders", tests, ENV_COUNT(tests), tests,
+                            ENV_COUNT(tests));
     return failed != 0;
 }

@@ -771,12 +771,6 @@ test_previous_key(void **state)
     pii_keys_free(rotated);
 }
 
-static void
-test_pg_skipped(void **state)
-{
-    (void)state;
-    skip();
-}
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
@@ -790,21 +784,10 @@ main(void)
         T(test_refused_payloads), T(test_unknown_customer),
         T(test_previous_key),
     };
-    const struct CMUnitTest skipped[] = {cmocka_unit_test(test_pg_skipped)};
     int failed;
 
     log_setup(LOG_ERROR, false);
-    failed = cmocka_run_group_tests_name("privacy sqlite", tests,
-                                         env_use_sqlite, env_group_done);
-    if (env_pg_url() != NULL) {
-        failed += cmocka_run_group_tests_name("privacy postgres", tests,
-                                              env_use_postgres,
-                                              env_group_done);
-    } else {
-        print_message("postgres group SKIPPED: TEST_PG_URL is not set "
-                      "(tests/db-pg.sh start DIR PORT prints one)\n");
-        failed += cmocka_run_group_tests_name("privacy postgres", skipped,
-                                              NULL, NULL);
-    }
+    failed = env_run_groups("privacy", tests, ENV_COUNT(tests), tests,
+                            ENV_COUNT(tests));
     return failed != 0;
 }

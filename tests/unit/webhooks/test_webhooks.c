@@ -608,12 +608,6 @@ test_print_sizes_and_times(void **state)
                 1710259200000LL);
 }
 
-static void
-test_pg_skipped(void **state)
-{
-    (void)state;
-    skip();
-}
 
 #define WH_TEST(f) cmocka_unit_test_setup_teardown(f, wh_setup, wh_teardown)
 #define HTTP_TEST(f)                                                       \
@@ -639,7 +633,6 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {COMMON_TESTS};
-    const struct CMUnitTest skipped[] = {cmocka_unit_test(test_pg_skipped)};
     int failed;
 
     log_setup(LOG_ERROR, false);
@@ -648,18 +641,8 @@ main(void)
                       &wh_keys) != PD_OK)
         return 1;
     wh_guard_init();
-    failed = cmocka_run_group_tests_name("webhooks sqlite", tests,
-                                         env_use_sqlite, env_group_done);
-    if (env_pg_url() != NULL) {
-        failed += cmocka_run_group_tests_name("webhooks postgres", tests,
-                                              env_use_postgres,
-                                              env_group_done);
-    } else {
-        print_message("postgres group SKIPPED: TEST_PG_URL is not set "
-                      "(tests/db-pg.sh start DIR PORT prints one)\n");
-        failed += cmocka_run_group_tests_name("webhooks postgres", skipped,
-                                              NULL, NULL);
-    }
+    failed = env_run_groups("webhooks", tests, ENV_COUNT(tests), tests,
+                            ENV_COUNT(tests));
     pii_keys_free(wh_keys);
     return failed != 0;
 }
