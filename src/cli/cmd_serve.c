@@ -13,6 +13,8 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "store/store.h"
+#include "uploads/tus.h"
+#include "uploads/uploads.h"
 #include "web/web.h"
 #include "webhooks/webhooks.h"
 
@@ -34,7 +36,9 @@ static const char help[] =
     "\nEnvironment: SHOPIFY_APP_SECRET, SHOPIFY_APP_SECRET_PREVIOUS,\n"
     "PRINTDESK_DATA_KEY, SHOPIFY_API_KEY, ALLOWED_ORIGINS, METRICS_TOKEN,\n"
     "CONNECTION_TIMEOUT, MAX_CONNECTIONS, PER_IP_CONNECTIONS,\n"
-    "HEADER_MEMORY_KIB, TRUST_PROXY, GOOGLE_CLOUD_PROJECT.\n";
+    "HEADER_MEMORY_KIB, TRUST_PROXY, GOOGLE_CLOUD_PROJECT,\n"
+    "UPLOAD_MAX_BYTES, UPLOAD_MAX_PIXELS, UPLOAD_SESSION_MAX_IMAGES,\n"
+    "TUS_MAX_SIZE, TUS_EXPIRY_SECONDS, UPLOAD_SPOOL_DIR.\n";
 
 /* Configuration checks that need more than one setting. */
 static int
@@ -77,9 +81,11 @@ prepare_webhooks(const struct config *cfg, struct app *app, pii_keys **keys,
 }
 
 /*
- * The retry pass: once a minute, deliveries that were stored but could not
- * be applied (the database was down) and that no retry from Shopify has
- * picked up since are applied. Runs on its own thread and connection.
+ * Housekeeping, on its own thread and connection: once a minute the retry
+ * pass applies deliveries that were stored but could not be applied (the
+ * database was down) and that no retry from Shopify has picked up since;
+ * and abandoned tus uploads are swept as they expire (checked every
+ * minute, or more often when uploads expire sooner).
  */
 #define RETRY_PASS_S 60
 
@@ -90,54 +96,101 @@ static struct {
     bool stop;
     bool started;
     const struct webhook_env *env;
-} retry = {.lock = PTHREAD_MUTEX_INITIALIZER,
+    store *store;
+    unsigned tick_s;
+} house = {.lock = PTHREAD_MUTEX_INITIALIZER,
            .wake = PTHREAD_COND_INITIALIZER};
 
+static void
+housekeeping_pass(int64_t *last_retry_ms)
+{
+    int64_t now = pd_now_ms();
+    db *d = db_thread();
+
+    if (d == NULL)
+        return;
+    tus_sweep(d, house.store, now);
+    if (now - *last_retry_ms >= RETRY_PASS_S * 1000) {
+        webhooks_apply_pending(d, house.env, now - RETRY_PASS_S * 1000);
+        *last_retry_ms = now;
+    }
+}
+
 static void *
-retry_loop(void *unused)
+housekeeping_loop(void *unused)
 {
     struct timespec until;
+    int64_t last_retry = pd_now_ms();
 
     (void)unused;
-    pthread_mutex_lock(&retry.lock);
-    while (!retry.stop) {
+    pthread_mutex_lock(&house.lock);
+    while (!house.stop) {
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += RETRY_PASS_S;
-        if (pthread_cond_timedwait(&retry.wake, &retry.lock, &until) == 0 ||
-            retry.stop)
+        until.tv_sec += house.tick_s;
+        if (pthread_cond_timedwait(&house.wake, &house.lock, &until) == 0 ||
+            house.stop)
             continue;
-        pthread_mutex_unlock(&retry.lock);
-        if (db_thread() != NULL)
-            webhooks_apply_pending(db_thread(), retry.env,
-                                   pd_now_ms() - RETRY_PASS_S * 1000);
-        pthread_mutex_lock(&retry.lock);
+        pthread_mutex_unlock(&house.lock);
+        housekeeping_pass(&last_retry);
+        pthread_mutex_lock(&house.lock);
     }
-    pthread_mutex_unlock(&retry.lock);
+    pthread_mutex_unlock(&house.lock);
     return NULL;
 }
 
 static void
-start_retry_pass(const struct webhook_env *env)
+start_housekeeping(const struct config *cfg, const struct webhook_env *env,
+                   store *st)
 {
-    retry.env = env;
-    retry.started = pthread_create(&retry.thread, NULL, retry_loop, NULL) ==
-                    0;
-    if (!retry.started)
-        log_warn("webhook retry pass not started; stored deliveries wait "
-                 "for Shopify's retries or the next start");
+    house.env = env;
+    house.store = st;
+    house.tick_s = cfg->tus_expiry_s < RETRY_PASS_S ? cfg->tus_expiry_s
+                                                    : RETRY_PASS_S;
+    house.started = pthread_create(&house.thread, NULL, housekeeping_loop,
+                                   NULL) == 0;
+    if (!house.started)
+        log_warn("housekeeping not started; stored deliveries wait for "
+                 "Shopify's retries or the next start, expired uploads "
+                 "for the next start");
 }
 
 static void
-stop_retry_pass(void)
+stop_housekeeping(void)
 {
-    if (!retry.started)
+    if (!house.started)
         return;
-    pthread_mutex_lock(&retry.lock);
-    retry.stop = true;
-    pthread_cond_signal(&retry.wake);
-    pthread_mutex_unlock(&retry.lock);
-    pthread_join(retry.thread, NULL);
-    retry.started = false;
+    pthread_mutex_lock(&house.lock);
+    house.stop = true;
+    pthread_cond_signal(&house.wake);
+    pthread_mutex_unlock(&house.lock);
+    pthread_join(house.thread, NULL);
+    house.started = false;
+}
+
+/*
+ * Uploads wait in the spool folder while they are checked: UPLOAD_SPOOL_DIR,
+ * else "spool" in the data folder. Files a stopped process left are
+ * removed (each server has its own spool).
+ */
+static void
+prepare_uploads(const struct config *cfg, store *st)
+{
+    static char dir[600];
+    struct upload_env env = {
+        .store = st,
+        .spool_dir = dir,
+        .max_pixels = cfg->upload_max_pixels,
+        .session_max_images = cfg->upload_session_max_images,
+    };
+
+    if (cfg->upload_spool_dir[0] != '\0')
+        snprintf(dir, sizeof(dir), "%s", cfg->upload_spool_dir);
+    else
+        snprintf(dir, sizeof(dir), "%s/spool", cfg->data_dir);
+    spool_sweep(dir);
+    uploads_setup(&env);
+    if (db_thread() != NULL)
+        tus_sweep(db_thread(), st, pd_now_ms());
 }
 
 /* Opens the database, applies migrations, opens the store. */
@@ -177,7 +230,8 @@ start_http(const struct config *cfg, http_server **out)
         .max_connections = cfg->max_connections,
         .per_ip_connections = cfg->per_ip_connections,
         .connection_memory = (size_t)cfg->header_memory_kib * 1024,
-        .guard = guard_check,
+        .guard = web_guard,
+        .decorate = web_decorate,
         .trust_proxy = cfg->trust_proxy,
     };
     char ancestors[300], err[512];
@@ -251,10 +305,11 @@ cmd_serve(int argc, char **argv)
     if (prepare_backends(&cfg, &app.store) < 0 ||
         prepare_webhooks(&cfg, &app, &keys, &webhook_env) < 0)
         goto done;
+    prepare_uploads(&cfg, app.store);
     web_register_gauges();
     if (guard_setup(&cfg) != PD_OK || start_http(&cfg, &app.server) < 0)
         goto done;
-    start_retry_pass(&webhook_env);
+    start_housekeeping(&cfg, &webhook_env, app.store);
     announce(&cfg, app.server);
 
     sig = wait_for_stop(&stop_signals);
@@ -267,7 +322,7 @@ cmd_serve(int argc, char **argv)
                  DRAIN_TIMEOUT_MS);
     rc = 0;
 done:
-    stop_retry_pass();
+    stop_housekeeping();
     http_server_stop(app.server);
     app.server = NULL;
     db_pool_shutdown();

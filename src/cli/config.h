@@ -37,6 +37,12 @@ struct config {
     unsigned session_ttl_hours;    /* direct sessions (cookie) */
     unsigned staff_rate_per_minute;
     unsigned public_rate_per_minute; /* per client address, uploads */
+    unsigned upload_max_bytes;     /* one multipart request body */
+    unsigned tus_max_size;         /* one tus upload's Upload-Length */
+    unsigned upload_max_pixels;    /* width x height of an accepted image */
+    unsigned upload_session_max_images; /* images one session may hold */
+    unsigned tus_expiry_s;         /* an idle unfinished tus upload's life */
+    char upload_spool_dir[512];    /* where uploads wait for checking */
     int log_level;
     bool log_json;
     bool trust_proxy;

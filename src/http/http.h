@@ -27,6 +27,9 @@ enum http_route_flags {
     ROUTE_NO_LOG = 1 << 1,  /* no access line */
     ROUTE_TEST_ONLY = 1 << 2, /* only with PRINTDESK_TEST_ROUTES=1 */
     ROUTE_PUBLIC_LIMITED = 1 << 3, /* public, rate-limited per address */
+    ROUTE_CORS = 1 << 4,    /* browsers on ALLOWED_ORIGINS may call it */
+    ROUTE_TUS = 1 << 5,     /* a tus endpoint: Tus-Resumable on answers */
+    ROUTE_UPLOAD = 1 << 6,  /* counted in the upload metrics */
 };
 
 struct http_route {
@@ -34,7 +37,8 @@ struct http_route {
     const char *pattern; /* e.g. "/dashboard/orders/{order}" */
     http_handler_fn handler;
     http_body_fn on_body; /* NULL: the body is buffered (max_body) */
-    size_t max_body;      /* 0: HTTP_DEFAULT_MAX_BODY */
+    size_t max_body;      /* 0: HTTP_DEFAULT_MAX_BODY; no limit when
+                             streaming */
     unsigned flags;
     int min_role;         /* 0: public; else the least role (auth) */
 };
@@ -45,6 +49,25 @@ struct http_route {
  * http_refuse and returns non-zero.
  */
 typedef int (*http_guard_fn)(http_req *req, const struct http_route *route);
+
+/*
+ * The decorator runs on every answer of a routed request just before it
+ * is queued (handler answers, refusals and body errors alike), so a
+ * route family can carry headers of its own (CORS, tus) on all of them.
+ */
+typedef void (*http_decorate_fn)(http_req *req,
+                                 const struct http_route *route,
+                                 int status);
+
+/*
+ * Called once when the request is over, answered or not (the client may
+ * have gone away mid-body): where a streaming route lets go of what it
+ * holds. The request's arena is still valid.
+ */
+typedef void (*http_done_fn)(http_req *req, void *arg);
+void http_on_done(http_req *req, http_done_fn fn, void *arg);
+/* Bytes of body received so far (streaming routes included). */
+uint64_t http_body_seen(const http_req *req);
 
 #define HTTP_DEFAULT_MAX_BODY (64 * 1024)
 
@@ -85,6 +108,23 @@ void http_set_user(http_req *req, void *user);
 /* True while the server is draining for shutdown. */
 bool http_draining(const http_req *req);
 
+/*
+ * A form body (multipart/form-data or urlencoded) parsed as it streams
+ * in: fn gets each field's value in pieces (off is the piece's place in
+ * the value; filename is set for file fields) and returns 0 to go on or
+ * a pd_err to stop. http_form_new fails with PD_EINVAL when the request
+ * is not a form. http_form_end says whether the body ended cleanly.
+ */
+typedef int (*http_form_fn)(void *ctx, const char *name,
+                            const char *filename, const char *data,
+                            uint64_t off, size_t len);
+typedef struct http_form http_form;
+int http_form_new(http_req *req, http_form_fn fn, void *ctx,
+                  http_form **out);
+int http_form_feed(http_form *f, const char *data, size_t len);
+/* Frees f; PD_OK when the body was a complete form, else PD_EINVAL. */
+int http_form_end(http_form *f);
+
 /* Adds a header to the answer this request will get. */
 void http_add_header(http_req *req, const char *name, const char *value);
 
@@ -94,6 +134,23 @@ void http_add_header(http_req *req, const char *name, const char *value);
  */
 int http_respond(http_req *req, int status, const char *content_type,
                  const void *body, size_t len, bool copy);
+/*
+ * Answers with length bytes of fd from offset (sent by the kernel where
+ * it can). Takes fd: it is closed when the answer is done or fails.
+ */
+int http_respond_fd(http_req *req, int status, const char *content_type,
+                    int fd, int64_t offset, int64_t length);
+/*
+ * Answers with a body produced by read as the client takes it: read
+ * returns the bytes it put in buf, 0 at the end, or <0 on failure (the
+ * connection is then cut). done(ctx) runs once the answer is over, or at
+ * once when it cannot be queued. size -1: unknown (sent chunked).
+ */
+typedef long (*http_read_fn)(void *ctx, uint64_t pos, char *buf,
+                             size_t max);
+int http_respond_stream(http_req *req, int status, const char *content_type,
+                        int64_t size, http_read_fn read, void (*done)(void *),
+                        void *ctx);
 /* Answers with the contents of b as JSON (b is left as it was). */
 int http_respond_json(http_req *req, int status, pd_buf *b);
 /*

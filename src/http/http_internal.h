@@ -48,11 +48,14 @@ struct http_req {
     pd_buf body;
     struct pending_header *headers;
     void *user;
+    http_done_fn done_fn;
+    void *done_arg;
 };
 
 /* The Content-Security-Policy value, and whether the server drains. */
 const char *http_server_csp(const struct http_server *s);
 bool http_server_is_draining(const struct http_server *s);
+http_decorate_fn http_server_decorator(const struct http_server *s);
 
 /* Adds the request id and security headers, then queues the response. */
 int http_queue(http_req *req, int status, struct MHD_Response *resp);

@@ -9,7 +9,9 @@
 #include "obs/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int
 http_status_for_err(int err)
@@ -89,6 +91,8 @@ http_queue(http_req *req, int status, struct MHD_Response *resp)
         log_error("a second answer for one request was dropped");
         return PD_ERR;
     }
+    if (req->route != NULL && http_server_decorator(req->server) != NULL)
+        http_server_decorator(req->server)(req, req->route, status);
     for (struct pending_header *h = req->headers; h; h = h->next)
         MHD_add_response_header(resp, h->name, h->value);
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
@@ -184,4 +188,77 @@ http_error(http_req *req, int status, const char *code,
                       buf_cstr(&b), b.len, true);
     buf_free(&b);
     return rc;
+}
+
+int
+http_respond_fd(http_req *req, int status, const char *content_type,
+                int fd, int64_t offset, int64_t length)
+{
+    struct MHD_Response *resp;
+
+    resp = MHD_create_response_from_fd_at_offset64((uint64_t)length, fd,
+                                                   (uint64_t)offset);
+    if (resp == NULL) {
+        close(fd);
+        return PD_ENOMEM;
+    }
+    if (content_type != NULL)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    req->response_bytes = (uint64_t)length;
+    return http_queue(req, status, resp);
+}
+
+/* The library's reader, over the handler's. */
+struct stream {
+    http_read_fn read;
+    void (*done)(void *);
+    void *ctx;
+};
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *s = cls;
+    long n = s->read(s->ctx, pos, buf, max);
+
+    if (n > 0)
+        return n;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM
+                  : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void
+stream_free(void *cls)
+{
+    struct stream *s = cls;
+
+    if (s->done != NULL)
+        s->done(s->ctx);
+    free(s);
+}
+
+int
+http_respond_stream(http_req *req, int status, const char *content_type,
+                    int64_t size, http_read_fn read, void (*done)(void *),
+                    void *ctx)
+{
+    struct stream *s = malloc(sizeof(*s));
+    struct MHD_Response *resp = NULL;
+
+    if (s != NULL) {
+        *s = (struct stream){read, done, ctx};
+        resp = MHD_create_response_from_callback(
+            size < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)size, 64 * 1024,
+            stream_read, s, stream_free);
+    }
+    if (resp == NULL) {
+        free(s);
+        if (done != NULL)
+            done(ctx);
+        return PD_ENOMEM;
+    }
+    if (content_type != NULL)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    req->response_bytes = size < 0 ? 0 : (uint64_t)size;
+    return http_queue(req, status, resp);
 }

@@ -37,8 +37,15 @@ struct http_server {
     atomic_uint in_flight;
     atomic_bool draining;
     http_guard_fn guard;
+    http_decorate_fn decorate;
     bool trust_proxy;
 };
+
+http_decorate_fn
+http_server_decorator(const struct http_server *s)
+{
+    return s->decorate;
+}
 
 const char *
 http_server_csp(const struct http_server *s)
@@ -196,6 +203,19 @@ http_refuse(http_req *req, int status, const char *code, const char *message)
     req->refused_message = arena_strdup(req->arena, message);
     if (req->body_error == PD_OK)
         req->body_error = PD_EINVAL; /* the body is read and discarded */
+}
+
+void
+http_on_done(http_req *req, http_done_fn fn, void *arg)
+{
+    req->done_fn = fn;
+    req->done_arg = arg;
+}
+
+uint64_t
+http_body_seen(const http_req *req)
+{
+    return req->body_seen;
 }
 
 void *
@@ -402,6 +422,11 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (req == NULL)
         return;
     seconds = (double)(pd_mono_ns() - req->start_ns) / 1e9;
+    if (req->done_fn != NULL) {
+        log_set_request(req->request_id, req->trace_id);
+        req->done_fn(req, req->done_arg);
+        req->done_fn = NULL;
+    }
     if (req->started) {
         log_set_request(req->request_id, req->trace_id);
         if (!req->answered)
@@ -434,6 +459,15 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 
 /* ---- dispatch ---- */
 
+/* A route's body limit in bytes; 0 for a streaming route without one. */
+static size_t
+body_limit(const struct http_route *rt)
+{
+    if (rt->max_body > 0)
+        return rt->max_body;
+    return rt->on_body != NULL ? 0 : HTTP_DEFAULT_MAX_BODY;
+}
+
 /* First call: route the request and check the declared body size. */
 static void
 begin_request(http_req *req, const char *method, const char *url)
@@ -460,13 +494,11 @@ begin_request(http_req *req, const char *method, const char *url)
     if (req->route != NULL && s->guard != NULL)
         s->guard(req, req->route);
     cl = http_header(req, "Content-Length");
-    if (req->route != NULL && req->route->on_body == NULL && cl != NULL &&
-        req->refused_status == 0) {
+    if (req->route != NULL && cl != NULL && req->refused_status == 0) {
         int64_t n;
-        size_t max = req->route->max_body ? req->route->max_body
-                                          : HTTP_DEFAULT_MAX_BODY;
+        size_t max = body_limit(req->route);
 
-        if (pd_parse_i64(cl, 0, INT64_MAX, &n) == PD_OK &&
+        if (max > 0 && pd_parse_i64(cl, 0, INT64_MAX, &n) == PD_OK &&
             (uint64_t)n > max)
             req->body_error = PD_ETOOBIG;
     }
@@ -504,11 +536,14 @@ take_body(http_req *req, const char *data, size_t len)
     req->body_seen += len;
     if (req->body_error != PD_OK || rt == NULL)
         return; /* discarded; the answer says why */
+    max = body_limit(rt);
     if (rt->on_body != NULL) {
-        req->body_error = rt->on_body(req, data, len);
+        if (max > 0 && req->body_seen > max)
+            req->body_error = PD_ETOOBIG;
+        else
+            req->body_error = rt->on_body(req, data, len);
         return;
     }
-    max = rt->max_body ? rt->max_body : HTTP_DEFAULT_MAX_BODY;
     if (req->body.len + len > max) {
         req->body_error = PD_ETOOBIG;
         buf_free(&req->body);
@@ -705,6 +740,7 @@ http_server_start(const struct http_server_config *cfg,
                  ? cfg->frame_ancestors
                  : "'none'");
     s->guard = cfg->guard;
+    s->decorate = cfg->decorate;
     s->trust_proxy = cfg->trust_proxy;
     rc = build_router(s, err, errlen);
     if (rc == PD_OK)

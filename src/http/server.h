@@ -22,6 +22,7 @@ struct http_server_config {
     size_t connection_memory;       /* per-connection buffer: caps headers */
     const char *frame_ancestors;    /* CSP frame-ancestors sources */
     http_guard_fn guard;            /* may be NULL: everything is open */
+    http_decorate_fn decorate;      /* may be NULL */
     bool trust_proxy;               /* client address from X-Forwarded-For */
 };
 

@@ -11,7 +11,7 @@
 #include "images/synth.h"
 
 /* Bumped whenever the table below changes shape. */
-#define IMAGES_ABI_VERSION 3
+#define IMAGES_ABI_VERSION 4
 
 /* What the module exports, as one table of functions. */
 struct images_api {
@@ -22,6 +22,8 @@ struct images_api {
     /* Upload checks and derivatives: see process.h. */
     int (*inspect)(const char *path, int64_t max_pixels,
                    struct image_info *out, char *reason, size_t len);
+    int (*inspect_header)(const char *path, int64_t max_pixels,
+                          struct image_info *out, char *reason, size_t len);
     int (*derive)(const char *path, int thumb_side, int preview_side,
                   struct image_derived *out, char *reason, size_t len);
     void (*free_derived)(struct image_derived *d);

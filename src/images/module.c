@@ -12,6 +12,7 @@ const struct images_api printdesk_images_api = {
     .make_demo_pet = synth_make_pet,
     .free_demo_pet = synth_pet_free,
     .inspect = image_inspect,
+    .inspect_header = image_inspect_header,
     .derive = image_derive,
     .free_derived = image_derived_free,
     .shutdown = synth_shutdown,

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,10 +273,10 @@ decodes_fully(const char *path)
     return rc == 0;
 }
 
-/* The header, the pixel limit, then the decode check. */
+/* The header, the pixel limit, then (when asked) the decode check. */
 static int
 inspect_file(const char *path, const struct format *fmt, int64_t max_pixels,
-             struct image_info *out, char *reason, size_t len)
+             bool full, struct image_info *out, char *reason, size_t len)
 {
     VipsImage *img;
     int64_t pixels;
@@ -295,15 +296,15 @@ inspect_file(const char *path, const struct format *fmt, int64_t max_pixels,
                       "%d\u00d7%d is over the limit of %g megapixels",
                       out->width, out->height, (double)max_pixels / 1e6);
     }
-    if (!decodes_fully(path))
+    if (full && !decodes_fully(path))
         return refuse(IMAGE_EINVALID, reason, len,
                       "truncated or corrupt %s", fmt->upper);
     return 0;
 }
 
-int
-image_inspect(const char *path, int64_t max_pixels, struct image_info *out,
-              char *reason, size_t len)
+static int
+inspect(const char *path, int64_t max_pixels, bool full,
+        struct image_info *out, char *reason, size_t len)
 {
     const struct format *fmt = NULL;
     int rc;
@@ -318,10 +319,24 @@ image_inspect(const char *path, int64_t max_pixels, struct image_info *out,
         return PD_ERR;
     rc = detect(path, &fmt, reason, len);
     if (rc == 0)
-        rc = inspect_file(path, fmt, max_pixels, out, reason, len);
+        rc = inspect_file(path, fmt, max_pixels, full, out, reason, len);
     if (rc != 0)
         memset(out, 0, sizeof(*out));
     return rc;
+}
+
+int
+image_inspect(const char *path, int64_t max_pixels, struct image_info *out,
+              char *reason, size_t len)
+{
+    return inspect(path, max_pixels, true, out, reason, len);
+}
+
+int
+image_inspect_header(const char *path, int64_t max_pixels,
+                     struct image_info *out, char *reason, size_t len)
+{
+    return inspect(path, max_pixels, false, out, reason, len);
 }
 
 /* n image slots released with ctx. */

@@ -53,6 +53,14 @@ struct image_info {
 int image_inspect(const char *path, int64_t max_pixels,
                   struct image_info *out, char *reason, size_t len);
 
+/*
+ * image_inspect without the decode check: the type, the header and the
+ * pixel limit only. For callers that decode the file next anyway
+ * (image_derive fails on truncated or corrupt data).
+ */
+int image_inspect_header(const char *path, int64_t max_pixels,
+                         struct image_info *out, char *reason, size_t len);
+
 /* One encoded derivative: a baseline JPEG, quality 85, no metadata. */
 struct image_blob {
     unsigned char *data; /* g_malloc'd; freed by image_derived_free */

@@ -36,6 +36,9 @@ web_app(void)
 #define VIEWER ROLE_VIEWER
 #define FULFILLER ROLE_FULFILLER
 #define ADMIN ROLE_ADMIN
+#define UPLOAD_FLAGS (ROUTE_CORS | ROUTE_PUBLIC_LIMITED | ROUTE_UPLOAD)
+#define TUS_FLAGS (UPLOAD_FLAGS | ROUTE_TUS)
+#define TUS_OPEN (ROUTE_CORS | ROUTE_TUS)
 static const struct http_route all_routes[] = {
     /* Operators and the platform. */
     {"GET", "/healthz", web_healthz, NULL, 0, 0, PUBLIC},
@@ -44,6 +47,27 @@ static const struct http_route all_routes[] = {
     /* Shopify. */
     {"POST", "/webhooks/shopify", web_webhook_shopify, NULL,
      WEBHOOK_MAX_BODY, 0, PUBLIC},
+    /* The storefront's uploads (public, per-address rate limit). */
+    {"POST", "/api/v2/customer-upload", web_upload_multipart,
+     web_upload_body, 0, UPLOAD_FLAGS, PUBLIC},
+    {"OPTIONS", "/api/v2/customer-upload", web_upload_options, NULL, 0,
+     ROUTE_CORS, PUBLIC},
+    {"OPTIONS", "/api/v2/uploads", web_tus_options, NULL, 0, TUS_OPEN,
+     PUBLIC},
+    {"POST", "/api/v2/uploads", web_tus_create, web_tus_body, 0, TUS_FLAGS,
+     PUBLIC},
+    {"OPTIONS", "/api/v2/uploads/{id}", web_tus_options, NULL, 0, TUS_OPEN,
+     PUBLIC},
+    {"HEAD", "/api/v2/uploads/{id}", web_tus_head, NULL, 0, TUS_FLAGS,
+     PUBLIC},
+    {"GET", "/api/v2/uploads/{id}", web_tus_get, NULL, 0, TUS_FLAGS,
+     PUBLIC},
+    {"PATCH", "/api/v2/uploads/{id}", web_tus_patch, web_tus_body, 0,
+     TUS_FLAGS, PUBLIC},
+    {"DELETE", "/api/v2/uploads/{id}", web_tus_delete, NULL, 0, TUS_FLAGS,
+     PUBLIC},
+    {"POST", "/api/v2/uploads/{id}", web_tus_override,
+     web_tus_override_body, 0, TUS_FLAGS, PUBLIC},
     /* Signing in and out. */
     {"GET", "/auth/handoff", web_auth_handoff, NULL, 0, ROUTE_HTML, PUBLIC},
     {"POST", "/auth/logout", web_auth_logout, NULL, 0, 0, VIEWER},
@@ -58,6 +82,14 @@ static const struct http_route all_routes[] = {
     {"POST", "/api/v1/orders/{order}/notes", web_api_order_note, NULL, 0, 0,
      FULFILLER},
     {"GET", "/api/v1/staff", web_api_staff_list, NULL, 0, 0, ADMIN},
+    {"GET", "/api/v1/images/{id}/thumb", web_api_image_get, NULL, 0, 0,
+     VIEWER},
+    {"GET", "/api/v1/images/{id}/preview", web_api_image_get, NULL, 0, 0,
+     VIEWER},
+    {"GET", "/api/v1/images/{id}/original", web_api_image_get, NULL, 0, 0,
+     FULFILLER},
+    {"GET", "/api/v1/images/{id}/processed", web_api_image_get, NULL, 0, 0,
+     FULFILLER},
     /* Test-only routes (PRINTDESK_TEST_ROUTES=1, loopback). */
     {"GET", "/_test/sleep", web_test_sleep, NULL, 0, ROUTE_TEST_ONLY,
      PUBLIC},
@@ -80,9 +112,14 @@ web_routes(int *count)
                  the_app->cfg->local_mode;
     int n = 0;
 
-    for (size_t i = 0; i < N_ROUTES; i++)
-        if (tests || !(all_routes[i].flags & ROUTE_TEST_ONLY))
-            active[n++] = all_routes[i];
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (!tests && (all_routes[i].flags & ROUTE_TEST_ONLY))
+            continue;
+        active[n] = all_routes[i];
+        if (active[n].on_body == web_upload_body && the_app != NULL)
+            active[n].max_body = the_app->cfg->upload_max_bytes;
+        n++;
+    }
     *count = n;
     return active;
 }

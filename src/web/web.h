@@ -47,6 +47,31 @@ int web_auth_whoami(http_req *req);
 /* Staff administration (api_staff.c). */
 int web_api_staff_list(http_req *req);
 
+/* Around the upload routes: origins, CORS and tus headers (cors.c). */
+int web_guard(http_req *req, const struct http_route *route);
+void web_decorate(http_req *req, const struct http_route *route,
+                  int status);
+void web_cors_preflight_headers(http_req *req);
+int web_upload_options(http_req *req);
+/* The App Proxy's path prefix of this request ("" when direct). */
+const char *web_path_prefix(http_req *req);
+
+/* Storefront uploads (api_upload.c, api_tus.c). */
+int web_upload_body(http_req *req, const char *data, size_t len);
+int web_upload_multipart(http_req *req);
+int web_tus_body(http_req *req, const char *data, size_t len);
+int web_tus_create(http_req *req);
+int web_tus_patch(http_req *req);
+int web_tus_head(http_req *req);
+int web_tus_get(http_req *req);
+int web_tus_delete(http_req *req);
+int web_tus_options(http_req *req);
+int web_tus_override_body(http_req *req, const char *data, size_t len);
+int web_tus_override(http_req *req);
+
+/* Image files for staff (api_images.c). */
+int web_api_image_get(http_req *req);
+
 /* Orders API (api_orders.c). */
 int web_api_orders_list(http_req *req);
 int web_api_order_get(http_req *req);
