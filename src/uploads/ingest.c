@@ -292,9 +292,14 @@ check_and_derive(const struct images_api *api, spool *sp,
     switch (rc) {
     case PD_OK:
         return PD_OK;
-    case IMAGE_EUNSUPPORTED:
+    case IMAGE_EUNSUPPORTED: {
+        char msg[256];
+
+        snprintf(msg, sizeof(msg), "%s: send a JPEG, PNG, WebP or HEIC "
+                 "photo", reason);
         return upload_refuse(why, 415, "unsupported_type", "unsupported",
-                             reason);
+                             msg);
+    }
     case IMAGE_ETOOMANYPIXELS:
         return upload_refuse(why, 422, "too_many_pixels", "too_many_pixels",
                              reason);

@@ -420,7 +420,9 @@ release(http_req *req, void *arg)
 {
     struct tus_req *t = arg;
     tus_piece *p = t->piece;
+    int64_t kept;
 
+    (void)req;
     t->piece = NULL;
     upload_count_bytes("tus", t->received);
     if (p == NULL)
@@ -430,9 +432,10 @@ release(http_req *req, void *arg)
         tus_piece_abort(p);
         return;
     }
+    kept = tus_piece_length(p);
     if (tus_piece_commit(db_thread(), p, expiry_from_now()) == PD_OK)
         log_info("tus upload %s: kept the %lld bytes of a cut-off piece",
-                 t->up.id, (long long)tus_piece_length(p));
+                 t->up.id, (long long)kept);
 }
 
 static struct tus_req *
