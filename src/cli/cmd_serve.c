@@ -10,6 +10,7 @@
 #include "crypto/pii.h"
 #include "db/db.h"
 #include "http/server.h"
+#include "images/images.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "store/store.h"
@@ -326,6 +327,7 @@ done:
     http_server_stop(app.server);
     app.server = NULL;
     db_pool_shutdown();
+    images_shutdown();
     guard_shutdown();
     store_close(app.store);
     pii_keys_free(keys);

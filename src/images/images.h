@@ -41,4 +41,10 @@ struct images_api {
  */
 int images_load(const struct images_api **out);
 
+/*
+ * Ends libvips's worker threads when the module was loaded; once, before
+ * exit, after the last image call (leak checkers need a quiet process).
+ */
+void images_shutdown(void);
+
 #endif

@@ -76,3 +76,10 @@ images_load(const struct images_api **out)
     *out = loaded;
     return loaded != NULL ? PD_OK : PD_EUNAVAIL;
 }
+
+void
+images_shutdown(void)
+{
+    if (loaded != NULL)
+        loaded->shutdown();
+}
