@@ -20,6 +20,8 @@ ORDERS=${BENCH_ORDERS:-100000}          # orders in the start-up database
 STARTS=${BENCH_STARTS:-10}              # timed starts
 WRK_SECONDS=${BENCH_WRK_SECONDS:-10}    # length of each wrk run
 THREADS=2                               # server threads, as bare_mhd's pool
+THUMB_RUNS=${BENCH_THUMB_RUNS:-30}      # timed runs of each image operation
+UPLOADS=${BENCH_UPLOADS:-40}            # multipart uploads per concurrency
 FAILED=0
 SERVER_PID=
 declare -A RPS=()                       # req/s by server, for the ratio
@@ -308,6 +310,27 @@ bench_webhooks() {
     fi
 }
 
+# 7. The image work of an upload on a 12 MP phone JPEG, one thread, with
+# Pillow's draft-mode thumbnail of the same file beside it. Leaves the
+# photo in $PHOTO for 8.
+bench_thumb() {
+    PHOTO=$TMP/phone-12mp.jpg
+    "$BUILD/bench/bench_thumb" "$PHOTO" "$THUMB_RUNS" 2>&1 |
+        sed '/^#/!s/^/image_/' || { echo "image: FAILED"; FAILED=1; }
+}
+
+# 8. Uploads through the server: multipart ingest of the photo of 7, and
+# resident memory while tus uploads of 20 and 200 MiB stream in.
+bench_uploads() {
+    if [ ! -s "${PHOTO:-}" ]; then
+        PHOTO=$TMP/phone-12mp.jpg
+        "$BUILD/bench/bench_thumb" --make "$PHOTO" >/dev/null ||
+            { fail uploads "could not make the photo"; return 0; }
+    fi
+    node "$BENCH_DIR/uploads.mjs" "$BIN" "$PHOTO" "$UPLOADS" ||
+        { echo "uploads: FAILED"; FAILED=1; }
+}
+
 main() {
     [ -x "$BIN" ] || { echo "run.sh: no $BIN; build first" >&2; exit 2; }
     mkdir -p "$OUT"
@@ -327,6 +350,12 @@ main() {
     bench_orders
     echo "# 6. webhooks: orders/create with 3 line items, 20 in flight"
     bench_webhooks
+    echo "# 7. image work on a 12 MP phone JPEG, $THUMB_RUNS runs, one" \
+        "thread (VIPS_CONCURRENCY=1); Pillow on the same file"
+    bench_thumb
+    echo "# 8. uploads: multipart ingest ($UPLOADS uploads, 2 and 4 in" \
+        "flight; server on $(nproc) cores), tus memory"
+    bench_uploads
     exit "$FAILED"
 }
 
