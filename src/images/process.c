@@ -17,6 +17,7 @@
 #include <vips/vips.h>
 
 #include "common/err.h"
+#include "images/jpeg_fast.h"
 #include "images/synth.h"
 #include "obs/log.h"
 
@@ -426,18 +427,56 @@ encode_fit(VipsObject *ctx, VipsImage *mem, int side, struct image_blob *b)
  * IMAGE_MAX_SIDE squared, 3 bytes a pixel); each derivative is then cut
  * from that copy.
  */
+/*
+ * A JPEG through the fast decoder (jpeg_fast.c): shrunk in the DCT, turned
+ * upright by its EXIF orientation, then fitted to box. Non-zero when the
+ * file is better left to libvips.
+ */
 static int
-derive_all(const char *path, int thumb_side, int preview_side,
-           struct image_derived *out)
+load_jpeg_fast(VipsObject *ctx, const char *path, int box, VipsImage **out)
+{
+    VipsImage **t = slots(ctx, 3);
+    int orientation;
+
+    t[0] = vips_image_new_from_file(path, NULL);
+    if (t[0] == NULL) {
+        vips_error_clear();
+        return -1;
+    }
+    orientation = vips_image_get_orientation(t[0]);
+    if (jpeg_fast_load(path, box, &t[1]) != 0)
+        return -1;
+    vips_image_set_int(t[1], VIPS_META_ORIENTATION, orientation);
+    if (vips_autorot(t[1], &t[2], NULL))
+        return -1;
+    return vips_thumbnail_image(t[2], out, box, "height", box, "size",
+                                VIPS_SIZE_DOWN, NULL);
+}
+
+/* The file shrunk on load to fit box, upright. */
+static int
+load_shrunk(VipsObject *ctx, const char *path, const struct format *fmt,
+            int box, VipsImage **out)
+{
+    if (strcmp(fmt->name, "jpeg") == 0 &&
+        load_jpeg_fast(ctx, path, box, out) == 0)
+        return 0;
+    vips_error_clear();
+    return vips_thumbnail(path, out, box, "height", box, "size",
+                          VIPS_SIZE_DOWN, "fail_on", VIPS_FAIL_ON_ERROR,
+                          NULL);
+}
+
+static int
+derive_all(const char *path, const struct format *fmt, int thumb_side,
+           int preview_side, struct image_derived *out)
 {
     VipsImage *ctx = vips_image_new();
     VipsImage **t = slots(VIPS_OBJECT(ctx), 3);
     int big = thumb_side > preview_side ? thumb_side : preview_side;
     int rc;
 
-    rc = vips_thumbnail(path, &t[0], big, "height", big,
-                        "size", VIPS_SIZE_DOWN,
-                        "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+    rc = load_shrunk(VIPS_OBJECT(ctx), path, fmt, big, &t[0]);
     if (rc == 0)
         rc = to_plain_srgb(VIPS_OBJECT(ctx), t[0], &t[1]);
     if (rc == 0) {
@@ -474,7 +513,7 @@ image_derive(const char *path, int thumb_side, int preview_side,
     rc = detect(path, &fmt, reason, len);
     if (rc != 0)
         return rc;
-    if (derive_all(path, thumb_side, preview_side, out) != 0) {
+    if (derive_all(path, fmt, thumb_side, preview_side, out) != 0) {
         image_derived_free(out);
         return refuse(IMAGE_EINVALID, reason, len,
                       "truncated or corrupt %s", fmt->upper);

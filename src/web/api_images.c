@@ -1,7 +1,8 @@
 /*
  * api_images.c — GET /api/v1/images/{id}/{variant}: a photo's thumbnail
  * or zoom preview (any staff), or the stored file itself, byte for byte
- * (`original`, or `processed` for a cut-out; fulfillers and admins).
+ * (`original` for any image, also `processed` for a cut-out; fulfillers
+ * and admins).
  * Streamed from the store; ids are never reused, so answers are cached.
  */
 #include "web/web.h"
@@ -42,7 +43,10 @@ find_variant(const char *id, const char *variant, struct image_file *f)
         const char *kind = db_col_text(r, 4);
 
         rc = PD_OK;
-        if (key == NULL || (!derived && strcmp(kind, variant) != 0))
+        /* `original` is the stored file of any image; `processed`
+         * names a cut-out's only. */
+        if (key == NULL || (strcmp(variant, "processed") == 0 &&
+                            strcmp(kind, "processed") != 0))
             rc = PD_ENOTFOUND;
         snprintf(f->key, sizeof(f->key), "%s", key ? key : "");
         snprintf(f->mime, sizeof(f->mime), "%s",
