@@ -73,8 +73,9 @@ static int
 redact_order(db *d, int64_t id, int64_t now, struct redaction *x)
 {
     static const char staging[] =
-        "SELECT staging_key FROM tus_uploads WHERE session_id IN "
-        "(SELECT session_id FROM pets WHERE order_id = ?)";
+        "SELECT object_key FROM tus_parts WHERE upload_id IN "
+        "(SELECT id FROM tus_uploads WHERE session_id IN "
+        "(SELECT session_id FROM pets WHERE order_id = ?))";
     int rc = privacy_collect_texts(d, staging, (db_arg[]){DB_INT(id)}, 1,
                                    &x->keys);
 
@@ -166,7 +167,7 @@ static const char *const shop_keys_sql[] = {
     "SELECT object_key FROM images",
     "SELECT thumb_key FROM images",
     "SELECT preview_key FROM images",
-    "SELECT staging_key FROM tus_uploads",
+    "SELECT object_key FROM tus_parts",
     "SELECT object_key FROM data_exports",
 };
 
@@ -185,7 +186,8 @@ static const char *const shop_count_sql[ER_COUNT] = {
  * CASCADE). Staff, locks and the audit log stay.
  */
 static const char *const shop_erase_sqlite[] = {
-    "DELETE FROM tus_uploads",  "DELETE FROM upload_sessions",
+    "DELETE FROM tus_parts",    "DELETE FROM tus_uploads",
+    "DELETE FROM upload_sessions",
     "DELETE FROM orders",       "DELETE FROM images",
     "DELETE FROM data_exports", "DELETE FROM idempotency_keys",
 };
@@ -194,7 +196,7 @@ static const char *const shop_erase_sqlite[] = {
  * images. No CASCADE: a new table that refers to these fails loudly
  * here instead of being emptied unseen. */
 static const char shop_erase_pg[] =
-    "TRUNCATE TABLE tus_uploads, upload_sessions, pets, notes, "
+    "TRUNCATE TABLE tus_parts, tus_uploads, upload_sessions, pets, notes, "
     "status_history, images, orders, data_exports, idempotency_keys";
 
 /* The raw deliveries hold the same PII: their bodies are emptied, their
