@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define BUSY_TIMEOUT_MS 5000
 
@@ -421,6 +422,26 @@ static int journal_cb(void *arg, int n, char **vals, char **names)
     return 0;
 }
 
+/*
+ * Switches a connection to WAL. Two processes opening a new database
+ * together can get SQLITE_BUSY at once, without the busy handler (SQLite
+ * avoids a deadlock that way); the switch is tried again for as long as
+ * the busy timeout.
+ */
+static int
+set_wal(sqlite3 *h, char mode[16])
+{
+    struct timespec pause = {0, 10 * 1000000};
+    int rc, tries = BUSY_TIMEOUT_MS / 10;
+
+    do {
+        rc = sqlite3_exec(h, "PRAGMA journal_mode=WAL", journal_cb, mode,
+                          NULL);
+    } while ((rc & 0xff) == SQLITE_BUSY && --tries > 0 &&
+             nanosleep(&pause, NULL) == 0);
+    return rc;
+}
+
 /* WAL, NORMAL sync, foreign keys; the busy timeout first so a second
  * connection switching the journal mode waits instead of failing. */
 static int configure(sqlite3 *h, const char *path, char *err, size_t errlen)
@@ -430,7 +451,7 @@ static int configure(sqlite3 *h, const char *path, char *err, size_t errlen)
 
     sqlite3_extended_result_codes(h, 1);
     sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
-    rc = sqlite3_exec(h, "PRAGMA journal_mode=WAL", journal_cb, mode, NULL);
+    rc = set_wal(h, mode);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(h, "PRAGMA synchronous=NORMAL;"
                              "PRAGMA foreign_keys=ON", NULL, NULL, NULL);

@@ -53,19 +53,17 @@ shrink_for(unsigned w, unsigned h, int box)
     return d;
 }
 
-/* Decodes the scanlines into a new buffer (g_malloc'd, for libvips). */
-static unsigned char *
-read_pixels(struct jpeg_decompress_struct *ci)
+/* Decodes the scanlines into pixels (output_height rows). */
+static void
+read_pixels(struct jpeg_decompress_struct *ci, unsigned char *pixels)
 {
     size_t stride = (size_t)ci->output_width * ci->output_components;
-    unsigned char *pixels = g_malloc(stride * ci->output_height);
 
     while (ci->output_scanline < ci->output_height) {
         JSAMPROW row = pixels + stride * ci->output_scanline;
 
         jpeg_read_scanlines(ci, &row, 1);
     }
-    return pixels;
 }
 
 static int
@@ -96,7 +94,10 @@ decode(const unsigned char *data, size_t len, int box, VipsImage **out)
     ci.dct_method = JDCT_IFAST;
     ci.do_fancy_upsampling = FALSE;
     jpeg_start_decompress(&ci);
-    pixels = read_pixels(&ci);
+    /* Held in a volatile so the error path frees it. */
+    pixels = g_malloc((size_t)ci.output_width * ci.output_height *
+                      ci.output_components);
+    read_pixels(&ci, pixels);
     jpeg_finish_decompress(&ci);
     img = vips_image_new_from_memory_copy(
         pixels, (size_t)ci.output_width * ci.output_height *
