@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -526,6 +527,32 @@ refuse_early(http_req *req)
            n > HTTP_DISCARD_MAX;
 }
 
+/*
+ * libmicrohttpd 0.9.75 in epoll mode can miss a close that arrives
+ * together with the last bytes of a body, and would wait for the idle
+ * timeout. A streaming route's client that is gone is found with a peek
+ * after each chunk of a body still short of its Content-Length, and its
+ * connection is timed out at once, so the route lets go of what arrived.
+ */
+static void
+notice_peer_close(http_req *req)
+{
+    const union MHD_ConnectionInfo *ci;
+    const char *cl = http_header(req, "Content-Length");
+    int64_t declared = 0;
+    char c;
+
+    if (cl == NULL || pd_parse_i64(cl, 0, INT64_MAX, &declared) != PD_OK ||
+        req->body_seen >= (uint64_t)declared)
+        return;
+    ci = MHD_get_connection_info(req->conn,
+                                 MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci != NULL &&
+        recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+        MHD_set_connection_option(req->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  1u);
+}
+
 /* A chunk of body: buffered within the limit, or handed to the route. */
 static void
 take_body(http_req *req, const char *data, size_t len)
@@ -542,6 +569,8 @@ take_body(http_req *req, const char *data, size_t len)
             req->body_error = PD_ETOOBIG;
         else
             req->body_error = rt->on_body(req, data, len);
+        if (req->body_error == PD_OK)
+            notice_peer_close(req);
         return;
     }
     if (req->body.len + len > max) {
