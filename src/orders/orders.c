@@ -4,6 +4,7 @@
  * page of orders with one query, arena arrays and UTF-8 checks.
  */
 #include "orders/orders_internal.h"
+#include "orders/print.h"
 
 #include "common/err.h"
 #include "common/util.h"
@@ -91,6 +92,7 @@ orders_read_summary(db_rows *r, arena *a, struct order_summary *s)
     s->warning_flags = (int)db_col_int(r, 7);
     s->claimed_by = db_col_null(r, 8) ? 0 : db_col_int(r, 8);
     s->claimed_at = db_col_null(r, 9) ? 0 : db_col_int(r, 9);
+    s->claimed_by_name = orders_col_str(r, 10, a);
     return s->name != NULL && s->status != NULL ? PD_OK : PD_ENOMEM;
 }
 
@@ -136,6 +138,8 @@ id_list(db *d, const struct order_summary *rows, int n, pd_buf *b)
 static int
 read_pet(db_rows *r, arena *a, struct order_pet *p)
 {
+    enum print_readiness ready;
+
     p->id = db_col_int(r, 1);
     p->position = (int)db_col_int(r, 2);
     p->name = orders_col_str(r, 3, a);
@@ -149,6 +153,10 @@ read_pet(db_rows *r, arena *a, struct order_pet *p)
     p->thumb_image_id = p->processed_image_id != NULL
                             ? p->processed_image_id
                             : p->original_image_id;
+    p->print_dpi = print_effective_dpi(
+        p->print_size, db_col_null(r, 11) ? 0 : (int)db_col_int(r, 11),
+        db_col_null(r, 12) ? 0 : (int)db_col_int(r, 12), &ready);
+    p->readiness = (int)ready;
     return PD_OK;
 }
 
@@ -172,18 +180,21 @@ attach(struct order_summary *rows, int n, struct order_pet *pets,
     }
 }
 
+/* Each pet with the pixels of its original, for print readiness. */
 #define PET_COLS                                                        \
-    "SELECT order_id, id, position, pet_name, print_size, product_title, " \
-    "variant_title, quantity, original_image_id, processed_image_id, "    \
-    "line_item_id FROM pets "
+    "SELECT p.order_id, p.id, p.position, p.pet_name, p.print_size, "   \
+    "p.product_title, p.variant_title, p.quantity, p.original_image_id, " \
+    "p.processed_image_id, p.line_item_id, i.width, i.height "          \
+    "FROM pets p LEFT JOIN images i ON i.id = p.original_image_id "     \
+    "AND i.deleted_at IS NULL "
 
 /* One statement for any number of orders: the ids are one value. */
 static const char pets_sql_pg[] =
-    PET_COLS "WHERE order_id = ANY(CAST(? AS BIGINT[])) "
-    "ORDER BY order_id, position, id";
+    PET_COLS "WHERE p.order_id = ANY(CAST(? AS BIGINT[])) "
+    "ORDER BY p.order_id, p.position, p.id";
 static const char pets_sql_sqlite[] =
-    PET_COLS "WHERE order_id IN (SELECT value FROM json_each(?)) "
-    "ORDER BY order_id, position, id";
+    PET_COLS "WHERE p.order_id IN (SELECT value FROM json_each(?)) "
+    "ORDER BY p.order_id, p.position, p.id";
 
 int
 orders_load_pets(db *d, arena *a, struct order_summary *rows, int n)

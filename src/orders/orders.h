@@ -68,6 +68,8 @@ struct order_pet {
     const char *original_image_id;  /* NULL when none yet */
     const char *processed_image_id;
     const char *thumb_image_id; /* the processed image, else the original */
+    int print_dpi;   /* the original's effective DPI at print_size; 0: ? */
+    int readiness;   /* enum print_readiness (orders/print.h) */
 };
 
 struct order_summary {
@@ -80,6 +82,7 @@ struct order_summary {
     int warning_flags;
     int64_t claimed_by;        /* a staff id, 0 when unclaimed */
     int64_t claimed_at;
+    const char *claimed_by_name; /* NULL when unclaimed */
     struct order_pet *pets;
     int n_pets;
 };
@@ -211,5 +214,25 @@ int orders_move(db *d, const char *ref, const char *to, const char *actor,
 int orders_add_note(db *d, const char *ref, const char *author,
                     const char *body, const char *idempotency_key,
                     struct orders_change *out);
+
+/* ---- claims (claim.c) ---- */
+
+struct orders_claim {
+    int64_t order_id;
+    char name[ORDERS_REF_MAX];
+    int64_t claimed_by; /* afterwards (on a conflict: who holds it) */
+    int64_t previous;   /* before */
+    int64_t at;         /* when the claim changed; 0 when it did not */
+    bool unchanged;     /* it already was as asked */
+};
+
+/*
+ * Claims (claim) or releases the order for staff_id. A claim someone
+ * else holds is PD_ECONFLICT (out->claimed_by says who) unless
+ * may_override (admins). Claiming one's own claim or releasing an
+ * unclaimed order changes nothing. PD_ENOTFOUND for an unknown order.
+ */
+int orders_claim(db *d, const char *ref, int64_t staff_id, bool claim,
+                 bool may_override, struct orders_claim *out);
 
 #endif

@@ -13,8 +13,10 @@
 /* The columns orders_read_summary expects, in this order. */
 #define ORDERS_SUMMARY_COLS                                             \
     "id, order_number, name, status, created_at, updated_at, "          \
-    "status_changed_at, warning_flags, claimed_by, claimed_at"
-#define ORDERS_SUMMARY_NCOLS 10
+    "status_changed_at, warning_flags, claimed_by, claimed_at, "        \
+    "(SELECT staff.name FROM staff WHERE staff.id = claimed_by) "       \
+    "AS claimed_by_name"
+#define ORDERS_SUMMARY_NCOLS 11
 
 /* An order found by reference. */
 struct order_ref {

@@ -7,6 +7,7 @@
  */
 #include "web/web.h"
 
+#include "auth/guard.h"
 #include "common/err.h"
 #include "db/db.h"
 #include "obs/log.h"
@@ -63,6 +64,19 @@ find_variant(const char *id, const char *variant, struct image_file *f)
     return rc;
 }
 
+/* The order an image belongs to, 0 when none (for the audit row). */
+static int64_t
+image_order_id(const char *id)
+{
+    int64_t order = 0;
+
+    if (db_query_int(db_thread(), "SELECT COALESCE(order_id, 0) FROM "
+                                  "images WHERE id = ?",
+                     (db_arg[]){DB_TEXT(id)}, 1, &order) != PD_OK)
+        return 0;
+    return order;
+}
+
 static long
 read_store(void *ctx, uint64_t pos, char *buf, size_t max)
 {
@@ -110,6 +124,24 @@ add_file_headers(http_req *req, const char *id, const char *variant,
     http_add_header(req, "Content-Disposition", value);
 }
 
+/*
+ * Who looked at a customer's photo: every preview and file served is in
+ * the audit log (thumbnails, shown by the dozen in lists, are not).
+ */
+static void
+audit_view(http_req *req, const char *id, const char *variant)
+{
+    char detail[64];
+
+    if (strcmp(variant, "thumb") == 0)
+        return;
+    snprintf(detail, sizeof(detail), "{\"variant\":\"%s\"}", variant);
+    if (guard_audit(req, strcmp(variant, "preview") == 0 ? "photo.view"
+                                                         : "photo.download",
+                    "image", id, image_order_id(id), detail) != PD_OK)
+        log_error("audit: cannot record the view of image %s", id);
+}
+
 int
 web_api_image_get(http_req *req)
 {
@@ -138,5 +170,6 @@ web_api_image_get(http_req *req)
     if (rc != PD_OK)
         return PD_EUNAVAIL;
     add_file_headers(req, id, variant, &f);
+    audit_view(req, id, variant);
     return send_object(req, &f, rd, st.size);
 }

@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "obs/log.h"
 #include "orders/orders.h"
+#include "orders/print.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -78,7 +79,12 @@ json_pet(pd_buf *b, const struct order_pet *p)
     buf_json_string(b, p->processed_image_id);
     buf_puts(b, ",\"thumb_image\":");
     buf_json_string(b, p->thumb_image_id);
-    buf_puts(b, "}");
+    if (p->print_dpi > 0)
+        buf_printf(b, ",\"print_dpi\":%d", p->print_dpi);
+    else
+        buf_puts(b, ",\"print_dpi\":null");
+    buf_printf(b, ",\"print_readiness\":\"%s\"}",
+               print_readiness_name((enum print_readiness)p->readiness));
 }
 
 /* The fields of a summary, without the closing brace. */
@@ -97,10 +103,14 @@ json_summary_open(pd_buf *b, const struct order_summary *o)
                (long long)o->created_at, (long long)o->updated_at);
     json_ms(b, "status_changed_at", o->status_changed_at);
     buf_printf(b, ",\"warning_flags\":%d", o->warning_flags);
-    if (o->claimed_by > 0)
-        buf_printf(b, ",\"claimed_by\":%lld", (long long)o->claimed_by);
-    else
+    if (o->claimed_by > 0) {
+        buf_printf(b, ",\"claimed_by\":{\"id\":%lld,\"name\":",
+                   (long long)o->claimed_by);
+        buf_json_string(b, o->claimed_by_name);
+        buf_puts(b, "}");
+    } else {
         buf_puts(b, ",\"claimed_by\":null");
+    }
     json_ms(b, "claimed_at", o->claimed_at);
     buf_puts(b, ",\"pets\":[");
     for (int i = 0; i < o->n_pets; i++) {

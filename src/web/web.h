@@ -69,6 +69,10 @@ int web_tus_options(http_req *req);
 int web_tus_override_body(http_req *req, const char *data, size_t len);
 int web_tus_override(http_req *req);
 
+/* Claims (api_claims.c). */
+int web_api_order_claim(http_req *req);
+int web_api_order_release(http_req *req);
+
 /* Image files for staff (api_images.c). */
 int web_api_image_get(http_req *req);
 
