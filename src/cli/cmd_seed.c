@@ -12,6 +12,7 @@
 #include "db/db.h"
 #include "db/db_batch.h"
 #include "images/images.h"
+#include "orders/print.h"
 #include "obs/log.h"
 #include "store/store.h"
 
@@ -209,27 +210,14 @@ status_for_age(struct seeder *s, int64_t age_ms)
                   : r < 97 ? "on_hold" : "printed";
 }
 
-/* Long and short edge of a print size such as "8x10", in inches. */
-static void
-print_inches(const char *size, double *a, double *b)
-{
-    *a = strtod(size, NULL);
-    *b = strtod(strchr(size, 'x') + 1, NULL);
-}
-
-/* Print-readiness flags: 1 below 150 DPI, 2 (poor) below 100 DPI. */
+/* Print-readiness flags of one picture at a print size (print.h). */
 static int
 readiness_flags(const struct picture *p, const char *size)
 {
-    double a, b, long_px, short_px, dpi;
+    enum print_readiness r;
 
-    print_inches(size, &a, &b);
-    long_px = p->width > p->height ? p->width : p->height;
-    short_px = p->width > p->height ? p->height : p->width;
-    dpi = long_px / (a > b ? a : b);
-    if (short_px / (a > b ? b : a) < dpi)
-        dpi = short_px / (a > b ? b : a);
-    return dpi < 100 ? 3 : dpi < 150 ? 1 : 0;
+    print_effective_dpi(size, p->width, p->height, &r);
+    return print_warning_flags(r);
 }
 
 static const char *

@@ -31,6 +31,8 @@ struct plan {
     int64_t upper_id;
     int limit;
     bool rare;        /* SQLite: the search word has few matches */
+    bool warnings;    /* only orders with a warning flag */
+    int64_t claimed_by; /* only orders this staff member holds; 0: any */
 };
 #define STATUS_ALL (-1)
 #define STATUS_OPEN (-2)
@@ -129,6 +131,8 @@ make_plan(db *d, const struct orders_filter *f, arena *a, struct plan *p,
     }
     if (make_bounds(f, p, msg, len) != PD_OK)
         return PD_EINVAL;
+    p->warnings = f->warnings_only;
+    p->claimed_by = f->claimed_by;
     if (f->email_index != NULL) {
         memset(&p->search, 0, sizeof(p->search));
         p->search.kind = SEARCH_EMAIL;
@@ -151,6 +155,13 @@ add_range(struct query *q, const struct plan *p)
     add_arg(q, DB_INT(p->from));
     add_arg(q, DB_INT(p->upper_at));
     add_arg(q, DB_INT(p->upper_id));
+    if (p->warnings)
+        buf_puts(&q->sql, " AND warning_flags <> 0");
+    if (p->claimed_by > 0) {
+        buf_printf(&q->sql, " AND claimed_by = %s",
+                   q->pg ? "CAST(? AS BIGINT)" : "?");
+        add_arg(q, DB_INT(p->claimed_by));
+    }
 }
 
 /* The status as a literal from the workflow's own names: a plan cached
@@ -459,7 +470,7 @@ orders_count(db *d, const struct orders_filter *f,
     g.cursor = NULL;
     rc = make_plan(d, &g, a, &p, msg, sizeof(msg));
     if (rc == PD_OK && p.search.kind == SEARCH_NONE && !f->has_from &&
-        !f->has_to)
+        !f->has_to && !p.warnings && p.claimed_by == 0)
         rc = count_all(d, out);
     else if (rc == PD_OK && p.search.kind != SEARCH_NOTHING)
         rc = count_filtered(d, &p, out);

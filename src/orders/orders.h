@@ -99,6 +99,8 @@ struct orders_filter {
     int64_t from_ms;     /* created_at >= from_ms */
     int64_t to_ms;       /* created_at < to_ms */
     int limit;           /* 1..ORDERS_LIMIT_MAX; 0: the default */
+    bool warnings_only;  /* orders with a print-readiness warning */
+    int64_t claimed_by;  /* orders this staff id holds; 0: any */
     const char *cursor;  /* NULL, or next_cursor of the previous page */
     /* When set (32 bytes: the blind index of the e-mail in q), q is an
      * e-mail address and matches the orders of that address. */
@@ -214,6 +216,14 @@ int orders_move(db *d, const char *ref, const char *to, const char *actor,
 int orders_add_note(db *d, const char *ref, const char *author,
                     const char *body, const char *idempotency_key,
                     struct orders_change *out);
+
+/* ---- print readiness (readiness.c) ---- */
+
+/*
+ * Recomputes the order's print-readiness warning_flags from its pets'
+ * print sizes and their originals' pixels (orders/print.h).
+ */
+int orders_refresh_warnings(db *d, int64_t order_id);
 
 /* ---- claims (claim.c) ---- */
 

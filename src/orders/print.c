@@ -93,3 +93,11 @@ print_readiness_name(enum print_readiness r)
     default: return "unknown";
     }
 }
+
+int
+print_warning_flags(enum print_readiness r)
+{
+    if (r == PRINT_POOR)
+        return PRINT_FLAG_LOW | PRINT_FLAG_POOR;
+    return r == PRINT_LOW ? PRINT_FLAG_LOW : 0;
+}

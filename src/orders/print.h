@@ -35,6 +35,12 @@ bool print_size_parse(const char *text, double *w_in, double *h_in);
 int print_effective_dpi(const char *print_size, int width, int height,
                         enum print_readiness *readiness);
 
+/* An order's warning_flags bits for print readiness. */
+#define PRINT_FLAG_LOW 1  /* a photo under PRINT_DPI_WARN */
+#define PRINT_FLAG_POOR 2 /* a photo under PRINT_DPI_POOR */
+/* The flags one photo's readiness sets (0, LOW, or LOW | POOR). */
+int print_warning_flags(enum print_readiness r);
+
 /* "ok", "low", "poor" or "unknown". */
 const char *print_readiness_name(enum print_readiness r);
 

@@ -13,6 +13,7 @@
 #include "images/images.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "orders/orders.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -338,6 +339,20 @@ fill_new(struct upload_image *img, const struct upload_request *rq,
     img->dpi = info->dpi > 0 ? (int)lround(info->dpi) : 0;
 }
 
+/* The order a newly linked original belongs to gets its flags anew. */
+static int
+refresh_order_of(db *d, const char *image_id)
+{
+    int64_t order_id = 0;
+    int rc = db_query_int(d, "SELECT COALESCE(order_id, 0) FROM images "
+                             "WHERE id = ?",
+                          (db_arg[]){DB_TEXT(image_id)}, 1, &order_id);
+
+    if (rc != PD_OK || order_id == 0)
+        return rc;
+    return orders_refresh_warnings(d, order_id);
+}
+
 /*
  * An order that arrived before its photos: the first of the session's
  * pets still without an image of this kind (the one at pet_index when
@@ -368,9 +383,12 @@ link_waiting_pet(db *d, const struct upload_image *img, int64_t now)
              "WHERE %s = ? LIMIT 1), tier = 'order_pending', "
              "tier_changed_at = ? WHERE id = ?",
              orig ? "original_image_id" : "processed_image_id");
-    return db_exec(d, sql,
-                   (db_arg[]){DB_TEXT(img->id), DB_INT(now),
-                              DB_TEXT(img->id)}, 3, NULL);
+    rc = db_exec(d, sql,
+                 (db_arg[]){DB_TEXT(img->id), DB_INT(now),
+                            DB_TEXT(img->id)}, 3, NULL);
+    if (rc == PD_OK && orig)
+        rc = refresh_order_of(d, img->id);
+    return rc;
 }
 
 static int

@@ -193,6 +193,26 @@ email_filter(http_req *req, struct orders_filter *f)
 }
 
 /* Fills the filter from the query; answers 400 itself when bad. */
+/* warnings=1: print-readiness warnings only; claimed=me: my claims. */
+static int
+read_flags(http_req *req, struct orders_filter *f)
+{
+    const char *w = http_query(req, "warnings");
+    const char *c = http_query(req, "claimed");
+    const struct staff *who = guard_staff(req);
+
+    if ((w != NULL && strcmp(w, "1") != 0 && strcmp(w, "0") != 0) ||
+        (c != NULL && c[0] != '\0' && strcmp(c, "me") != 0)) {
+        http_error(req, 400, NULL, "warnings must be 0 or 1; claimed must "
+                   "be me");
+        return PD_EINVAL;
+    }
+    f->warnings_only = w != NULL && strcmp(w, "1") == 0;
+    if (c != NULL && c[0] != '\0' && who != NULL)
+        f->claimed_by = who->id;
+    return PD_OK;
+}
+
 static int
 read_filter(http_req *req, struct orders_filter *f, bool *counts)
 {
@@ -215,6 +235,8 @@ read_filter(http_req *req, struct orders_filter *f, bool *counts)
                      &f->to_ms) != PD_OK)
         return PD_EINVAL;
     f->limit = (int)limit;
+    if (read_flags(req, f) != PD_OK)
+        return PD_EINVAL;
     return email_filter(req, f);
 }
 

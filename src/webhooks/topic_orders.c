@@ -1022,6 +1022,8 @@ apply_parsed(struct apply *a)
         rc = apply_fulfilled(a);
     for (int i = 0; rc == PD_OK && !stale && i < a->in.n_pets; i++)
         rc = upsert_pet(a, &a->in.pets[i]);
+    if (rc == PD_OK && !stale && a->in.n_pets > 0)
+        rc = orders_refresh_warnings(a->d, a->id);
     if (rc == PD_OK)
         log_order(a, stale ? "unchanged (not newer than stored)"
                            : a->created ? "created" : "updated");

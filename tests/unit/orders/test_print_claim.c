@@ -161,6 +161,50 @@ test_claims(void **state)
     arena_free(a);
 }
 
+static void
+test_warning_and_claim_filters(void **state)
+{
+    struct env *e = *state;
+    int64_t low = add_order(e->d, 1, "pending");
+    int64_t fine = add_order(e->d, 2, "pending");
+    int64_t ann = add_staff(e->d, "1", "Ann");
+    struct orders_filter f = {.warnings_only = true};
+    struct orders_counts counts;
+    struct orders_page page;
+    struct orders_claim c;
+    arena *a = arena_new();
+
+    env_exec_ok(e->d, "INSERT INTO images (id, session_id, kind, object_key, "
+                      "width, height, sha256, created_at) VALUES "
+                      "('img_low', 's', 'original', 'k1', 1000, 800, 'a', 1), "
+                      "('img_big', 's', 'original', 'k2', 3000, 2400, 'b', 1)",
+                NULL, 0);
+    env_exec_ok(e->d, "INSERT INTO pets (order_id, position, print_size, "
+                      "original_image_id) VALUES (?, 0, '8x10', 'img_low'), "
+                      "(?, 0, '8x10', 'img_big')",
+                (db_arg[]){DB_INT(low), DB_INT(fine)}, 2);
+    assert_int_equal(orders_refresh_warnings(e->d, low), PD_OK);
+    assert_int_equal(orders_refresh_warnings(e->d, fine), PD_OK);
+    assert_int_equal(env_int(e->d, "SELECT warning_flags FROM orders WHERE "
+                                   "id = ?", (db_arg[]){DB_INT(low)}, 1),
+                     PRINT_FLAG_LOW);
+    assert_int_equal(orders_list(e->d, &f, a, &page), PD_OK);
+    assert_int_equal(page.n, 1);
+    assert_int_equal(page.rows[0].id, low);
+    assert_int_equal(orders_count(e->d, &f, &counts), PD_OK);
+    assert_int_equal(counts.total, 1);
+    /* Claimed by me. */
+    assert_int_equal(orders_claim(e->d, "2", ann, true, false, &c), PD_OK);
+    f = (struct orders_filter){.claimed_by = ann};
+    assert_int_equal(orders_list(e->d, &f, a, &page), PD_OK);
+    assert_int_equal(page.n, 1);
+    assert_int_equal(page.rows[0].id, fine);
+    f.status = "open";
+    assert_int_equal(orders_list(e->d, &f, a, &page), PD_OK);
+    assert_int_equal(page.n, 1);
+    arena_free(a);
+}
+
 #define DB_TEST(f) cmocka_unit_test_setup_teardown(f, env_setup_migrated, \
                                                     env_teardown)
 
@@ -172,6 +216,7 @@ main(void)
         cmocka_unit_test(test_effective_dpi),
         DB_TEST(test_readiness_in_list),
         DB_TEST(test_claims),
+        DB_TEST(test_warning_and_claim_filters),
     };
 
     log_setup(LOG_ERROR, false);
