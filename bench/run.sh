@@ -331,11 +331,74 @@ bench_uploads() {
         { echo "uploads: FAILED"; FAILED=1; }
 }
 
+# A session cookie for a demo admin of the database in $1 (data dir).
+session_cookie() {
+    local data=$1 port=$2 link
+    "$BIN" staff add 9001 --role admin --name "Bench admin" \
+        --data-dir "$data" >/dev/null 2>&1 || true
+    link=$("$BIN" login-url --customer 9001 --ttl 300 \
+        --base "http://127.0.0.1:$port" --data-dir "$data" 2>/dev/null) \
+        || return 1
+    curl -s -o /dev/null -D - "$link" | tr -d '\r' |
+        sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1
+}
+
+# wrk at 32 connections against one URL with the session; one line.
+wrk_page() {
+    local name=$1 url=$2 cookie=$3 floor=$4 out
+    out=$(wrk -t1 -c32 -d"${WRK_SECONDS}s" --latency -H "Cookie: $cookie" \
+        "$url" 2>&1) || { fail "$name" "wrk failed"; return 0; }
+    echo "$out" | awk -v name="$name" -v floor="$floor" '
+        /Requests\/sec/ { rps = $2 }
+        /^ +99%/ { p99 = $2 }
+        /Non-2xx/ { bad = $NF }
+        END {
+            printf "%s: %.0f req/s, p99 %s%s (floor %s req/s, p99 < 10 ms)\n",
+                   name, rps, p99, bad ? ", " bad " non-2xx" : "", floor
+        }'
+}
+
+# The dashboard's list page and the JSON list over the seeded orders.
+bench_pages() {
+    local data=$TMP/pages port cookie base
+    if ! seed_once; then
+        fail pages "could not seed the database"
+        return 0
+    fi
+    cp -a "$SEED_DIR" "$data"
+    port=$("$TMP/probe" free-port)
+    start_server "$port" env STAFF_RATE_PER_MINUTE=100000 \
+        LOG_LEVEL=warning PRINTDESK_THREADS="$THREADS" "$BIN" serve \
+        --listen "127.0.0.1:$port" --data-dir "$data"
+    base="http://127.0.0.1:$port"
+    if ! cookie=$(session_cookie "$data" "$port") || [ -z "$cookie" ]; then
+        fail pages "no session cookie"
+        stop_server
+        return 0
+    fi
+    wrk_page "orders_json_50_in_production" \
+        "$base/api/v1/orders?status=in_production&limit=50" "$cookie" 20000
+    wrk_page "orders_json_search_pet_name" \
+        "$base/api/v1/orders?q=bella&limit=50" "$cookie" 20000
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" \
+            "$base/dashboard")" = 200 ]; then
+        wrk_page "dashboard_list_50_in_production" \
+            "$base/dashboard?status=in_production" "$cookie" 10000
+    else
+        echo "dashboard_list_50_in_production: skipped (no /dashboard)"
+    fi
+    stop_server
+}
+
 main() {
     [ -x "$BIN" ] || { echo "run.sh: no $BIN; build first" >&2; exit 2; }
     mkdir -p "$OUT"
     build_helpers
     print_machine
+    if [ -n "${BENCH_ONLY:-}" ]; then
+        for section in $BENCH_ONLY; do "bench_$section"; done
+        exit "$FAILED"
+    fi
     echo "# 1. GET /healthz, wrk -t1 -c64 -d${WRK_SECONDS}s, same machine;" \
         "server output to /dev/null"
     bench_throughput
@@ -356,6 +419,9 @@ main() {
     echo "# 8. uploads: multipart ingest ($UPLOADS uploads, 2 and 4 in" \
         "flight; server on $(nproc) cores), tus memory"
     bench_uploads
+    echo "# 9. the order list over HTTP on the $ORDERS-order seed: JSON" \
+        "and the dashboard page, wrk -t1 -c32 with a staff session"
+    bench_pages
     exit "$FAILED"
 }
 
