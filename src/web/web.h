@@ -73,6 +73,10 @@ int web_tus_override(http_req *req);
 int web_api_order_claim(http_req *req);
 int web_api_order_release(http_req *req);
 
+/* Zip downloads (api_zip.c). */
+int web_api_order_zip(http_req *req);
+int web_api_print_queue_zip(http_req *req);
+
 /* Image files for staff (api_images.c). */
 int web_api_image_get(http_req *req);
 
