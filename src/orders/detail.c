@@ -1,7 +1,7 @@
 /*
  * detail.c — one order in full for its page: the order, its pets, every
- * image that belongs to it, its status history, its notes, and where the
- * workflow lets it go next.
+ * image that belongs to it, its status history, its notes, what else
+ * happened to it (the audit log), and where the workflow lets it go next.
  */
 #include "orders/orders_internal.h"
 
@@ -144,6 +144,39 @@ held_from(const struct order_detail *o)
     return NULL;
 }
 
+/*
+ * Everything else the audit log knows of the order, newest last: photo
+ * views and downloads, zips, claims, Shopify's events. Moves and notes
+ * have their own lists.
+ */
+static int
+read_activity(db *d, int64_t id, arena *a, struct order_detail *out)
+{
+    static const char sql[] =
+        "SELECT at, actor, action, target_type, target_id FROM audit_log "
+        "WHERE order_id = ? AND action NOT IN ('order.status', "
+        "'order.note') ORDER BY at, id";
+    db_rows *r = NULL;
+    int cap = 0, rc = db_query(d, sql, (db_arg[]){DB_INT(id)}, 1, &r);
+
+    while (rc == PD_OK && (rc = db_step(r)) == 1) {
+        struct order_activity *ev;
+
+        rc = orders_grow(a, (void **)&out->activity, &cap, out->n_activity,
+                         sizeof(*ev), DETAIL_ROWS_MAX);
+        if (rc != PD_OK)
+            break;
+        ev = &out->activity[out->n_activity++];
+        ev->at = db_col_int(r, 0);
+        ev->actor = orders_col_str(r, 1, a);
+        ev->action = orders_col_str(r, 2, a);
+        ev->target_type = orders_col_str(r, 3, a);
+        ev->target_id = orders_col_str(r, 4, a);
+    }
+    db_rows_free(r);
+    return rc < 0 && rc != PD_ETOOBIG ? rc : PD_OK;
+}
+
 int
 orders_get(db *d, const char *ref, arena *a, struct order_detail *out)
 {
@@ -162,6 +195,8 @@ orders_get(db *d, const char *ref, arena *a, struct order_detail *out)
         rc = read_history(d, found.id, a, out);
     if (rc == PD_OK)
         rc = read_notes(d, found.id, a, out);
+    if (rc == PD_OK)
+        rc = read_activity(d, found.id, a, out);
     if (rc != PD_OK)
         return rc;
     if (strcmp(out->order.status, "on_hold") == 0)

@@ -160,6 +160,15 @@ struct order_note {
     int64_t created_at;
 };
 
+/* Something done to an order besides moves and notes (audit log). */
+struct order_activity {
+    int64_t at;
+    const char *actor;       /* "staff:3 (Ann)", "shopify", ... */
+    const char *action;      /* "photo.view", "order.download", ... */
+    const char *target_type; /* "image", "order", ... */
+    const char *target_id;
+};
+
 struct order_detail {
     struct order_summary order;
     int64_t shopify_id; /* 0 when unknown (may exceed 2^53) */
@@ -171,6 +180,8 @@ struct order_detail {
     int n_history;
     struct order_note *notes;     /* oldest first */
     int n_notes;
+    struct order_activity *activity; /* oldest first */
+    int n_activity;
     const char *held_from;  /* on hold: the state to go back to */
     const char *next[ORDER_STATUS_COUNT];  /* allowed moves */
     int n_next;

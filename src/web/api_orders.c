@@ -351,6 +351,27 @@ json_notes(pd_buf *b, const struct order_detail *o)
 }
 
 static void
+json_activity(pd_buf *b, const struct order_detail *o)
+{
+    buf_puts(b, ",\"activity\":[");
+    for (int i = 0; i < o->n_activity; i++) {
+        const struct order_activity *ev = &o->activity[i];
+
+        buf_printf(b, "%s{\"at\":%lld,\"actor\":", i ? "," : "",
+                   (long long)ev->at);
+        buf_json_string(b, ev->actor);
+        buf_puts(b, ",\"action\":");
+        buf_json_string(b, ev->action);
+        buf_puts(b, ",\"target_type\":");
+        buf_json_string(b, ev->target_type);
+        buf_puts(b, ",\"target_id\":");
+        buf_json_string(b, ev->target_id);
+        buf_puts(b, "}");
+    }
+    buf_puts(b, "]");
+}
+
+static void
 json_detail(pd_buf *b, const struct order_detail *o)
 {
     static const struct {
@@ -378,6 +399,7 @@ json_detail(pd_buf *b, const struct order_detail *o)
     json_images(b, o);
     json_history(b, o);
     json_notes(b, o);
+    json_activity(b, o);
     buf_puts(b, "}");
 }
 

@@ -2,7 +2,8 @@
  * test_print_claim.c — print readiness (sizes as shops write them, DPI at
  * the print size either way round, the 150/100 marks, readiness in the
  * orders list) and claims (take, keep, refuse someone else's, admin
- * override, release), on SQLite and PostgreSQL.
+ * override, release), and the audit activity an order page shows, on
+ * SQLite and PostgreSQL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,6 +206,31 @@ test_warning_and_claim_filters(void **state)
     arena_free(a);
 }
 
+static void
+test_activity(void **state)
+{
+    struct env *e = *state;
+    int64_t id = add_order(e->d, 9, "printed");
+    struct order_detail o;
+    arena *a = arena_new();
+
+    env_exec_ok(e->d, "INSERT INTO audit_log (at, actor, action, "
+                      "target_type, target_id, order_id) VALUES "
+                      "(3, 'staff:1 (Ann)', 'photo.view', 'image', 'img_a', ?), "
+                      "(2, 'staff:1 (Ann)', 'order.status', 'order', '#9', ?), "
+                      "(1, 'shopify', 'shopify.fulfilled', 'order', '#9', ?), "
+                      "(4, 'staff:2 (Bob)', 'photo.view', 'image', 'img_b', ?)",
+                (db_arg[]){DB_INT(id), DB_INT(id), DB_INT(id),
+                           DB_INT(id + 1000)}, 4);
+    assert_int_equal(orders_get(e->d, "9", a, &o), PD_OK);
+    assert_int_equal(o.n_activity, 2);
+    assert_string_equal(o.activity[0].action, "shopify.fulfilled");
+    assert_string_equal(o.activity[1].action, "photo.view");
+    assert_string_equal(o.activity[1].target_id, "img_a");
+    assert_string_equal(o.activity[1].actor, "staff:1 (Ann)");
+    arena_free(a);
+}
+
 #define DB_TEST(f) cmocka_unit_test_setup_teardown(f, env_setup_migrated, \
                                                     env_teardown)
 
@@ -217,6 +243,7 @@ main(void)
         DB_TEST(test_readiness_in_list),
         DB_TEST(test_claims),
         DB_TEST(test_warning_and_claim_filters),
+        DB_TEST(test_activity),
     };
 
     log_setup(LOG_ERROR, false);
