@@ -56,10 +56,11 @@ signed_in_page(http_req *req)
     static const char page[] =
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width,"
-        "initial-scale=1\"><meta http-equiv=\"refresh\" content=\"0;url=./"
-        "\"><title>Signed in — printdesk</title></head><body><main>"
-        "<h1>Signed in</h1><p><a href=\"./\">Open the desk</a></p>"
-        "</main></body></html>\n";
+        "initial-scale=1\"><meta http-equiv=\"refresh\" "
+        "content=\"0;url=../dashboard\"><title>Signed in — printdesk"
+        "</title></head><body><main><h1>Signed in</h1><p>"
+        "<a href=\"../dashboard\">Open the desk</a></p></main></body>"
+        "</html>\n";
 
     return http_respond(req, 200, "text/html; charset=utf-8", page,
                         sizeof(page) - 1, false);

@@ -149,7 +149,8 @@ web_home(http_req *req)
         buf_free(&b);
         return rc;
     }
-    buf_puts(&b, "</ul><p><a href=\"readyz\">Readiness</a> · "
+    buf_puts(&b, "</ul><p><a href=\"dashboard\">Open the desk</a> · "
+                 "<a href=\"readyz\">Readiness</a> · "
                  "<a href=\"metrics\">Metrics</a></p></main></body>"
                  "</html>\n");
     http_add_header(req, "Cache-Control", "no-cache");

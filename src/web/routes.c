@@ -6,6 +6,7 @@
 #include "web/web.h"
 
 #include "auth/staff.h"
+#include "web/pages.h"
 #include "webhooks/webhooks.h"
 
 /* Shopify's order payloads stay well under this. */
@@ -75,6 +76,11 @@ static const struct http_route all_routes[] = {
     {"GET", "/auth/whoami", web_auth_whoami, NULL, 0, 0, VIEWER},
     /* Staff pages and API. */
     {"GET", "/", web_home, NULL, 0, ROUTE_HTML, VIEWER},
+    {"GET", "/dashboard", web_page_list, NULL, 0, ROUTE_HTML, VIEWER},
+    {"GET", "/dashboard/orders/{order}", web_page_order, NULL, 0,
+     ROUTE_HTML, VIEWER},
+    {"GET", "/static/{name}", web_static_get, NULL, 0, ROUTE_NO_LOG,
+     PUBLIC},
     {"GET", "/api/v1/orders", web_api_orders_list, NULL, 0, 0, VIEWER},
     {"GET", "/api/v1/orders/{order}", web_api_order_get, NULL, 0, 0, VIEWER},
     {"POST", "/api/v1/orders/{order}/status", web_api_order_status, NULL, 0,

@@ -1,0 +1,356 @@
+/*
+ * page_order.c — GET /dashboard/orders/{order}: one order for staff. Per
+ * pet the original beside its cut-out, a comparison view and the zoom
+ * viewer's hooks, print readiness at the ordered size; for fulfillers
+ * the workflow's moves, claim, notes and the zip; a timeline of moves
+ * (with time in each stage) and notes.
+ */
+#include "web/pages.h"
+
+#include "auth/guard.h"
+#include "common/err.h"
+#include "db/db.h"
+#include "orders/orders.h"
+#include "orders/print.h"
+#include "web/web.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* The width images are laid out at; height follows the photo's shape. */
+#define LAYOUT_W 480
+
+struct order_view {
+    http_req *req;
+    const struct order_detail *o;
+    const struct staff *who;
+    bool can_act;    /* fulfiller or admin */
+    const char *ref; /* the order's reference in URLs, e.g. "1042" */
+};
+
+static const struct order_image *
+find_image(const struct order_detail *o, const char *id)
+{
+    for (int i = 0; id != NULL && i < o->n_images; i++)
+        if (strcmp(o->images[i].id, id) == 0 && !o->images[i].deleted)
+            return &o->images[i];
+    return NULL;
+}
+
+/* Appends the URL of an image variant under the path prefix. */
+static void
+image_url(pd_buf *b, const struct order_view *v, const char *id,
+          const char *variant)
+{
+    pages_url(b, v->req, "/api/v1/images/");
+    pages_text(b, id);
+    buf_puts(b, "/");
+    buf_puts(b, variant);
+}
+
+/* Appends "/api/v1/orders/{ref}/{what}" under the path prefix. */
+static void
+order_api_url(pd_buf *b, const struct order_view *v, const char *what)
+{
+    pages_url(b, v->req, "/api/v1/orders/");
+    pages_text(b, v->ref);
+    buf_puts(b, "/");
+    buf_puts(b, what);
+}
+
+/* ---- the order's head and actions ---- */
+
+static void
+order_header(pd_buf *b, const struct order_view *v)
+{
+    const struct order_summary *s = &v->o->order;
+
+    buf_puts(b, "<h1>Order ");
+    pages_text(b, s->name);
+    buf_printf(b, " <span class=\"st st-%s\" id=\"status\">", s->status);
+    pages_text(b, pages_status_label(s->status));
+    buf_puts(b, "</span></h1><p class=\"meta\">Placed ");
+    pages_time(b, s->created_at);
+    if (v->o->financial_status != NULL) {
+        buf_puts(b, " · ");
+        pages_text(b, v->o->financial_status);
+    }
+    if (s->claimed_by > 0) {
+        const char *n = pages_staff_name(v->req, s->claimed_by);
+
+        buf_puts(b, " · <span class=\"claim\">Claimed by ");
+        pages_text(b, n ? n : "staff");
+        buf_puts(b, "</span>");
+    }
+    buf_puts(b, "</p>");
+    if (v->o->customer_note != NULL && v->o->customer_note[0] != '\0') {
+        buf_puts(b, "<p class=\"cnote\"><b>Customer note:</b> ");
+        pages_text(b, v->o->customer_note);
+        buf_puts(b, "</p>");
+    }
+}
+
+static void
+move_buttons(pd_buf *b, const struct order_view *v)
+{
+    for (int i = 0; i < v->o->n_next; i++) {
+        const char *to = v->o->next[i];
+
+        buf_printf(b, "<button type=\"button\" class=\"btn%s\" "
+                      "data-move=\"%s\">", i == 0 ? " primary" : "", to);
+        buf_puts(b, strcmp(to, "cancelled") == 0 ? "Cancel order"
+                    : strcmp(to, "on_hold") == 0 ? "Put on hold"
+                                                 : "Move to ");
+        if (strcmp(to, "cancelled") != 0 && strcmp(to, "on_hold") != 0)
+            pages_text(b, pages_status_label(to));
+        buf_puts(b, "</button>");
+    }
+}
+
+/* Moves, claim or release, and the zip: fulfillers and admins only. */
+static void
+actions(pd_buf *b, const struct order_view *v)
+{
+    const struct order_summary *s = &v->o->order;
+    bool mine = s->claimed_by > 0 && s->claimed_by == v->who->id;
+
+    if (!v->can_act)
+        return;
+    buf_puts(b, "<section class=\"actions\" aria-label=\"Actions\" "
+                "id=\"actions\" data-order=\"");
+    pages_text(b, v->ref);
+    buf_printf(b, "\" data-status=\"%s\"><div class=\"btns\">", s->status);
+    move_buttons(b, v);
+    if (mine || s->claimed_by <= 0 || v->who->role >= ROLE_ADMIN)
+        buf_printf(b, "<button type=\"button\" class=\"btn\" "
+                      "data-claim=\"%s\">%s</button>",
+                   mine ? "release" : "claim",
+                   mine ? "Release" : s->claimed_by > 0 ? "Take over"
+                                                        : "Claim");
+    buf_puts(b, "<a class=\"btn\" download href=\"");
+    order_api_url(b, v, "download.zip");
+    buf_puts(b, "\">Download zip</a></div><p id=\"msg\" class=\"msg\" "
+                "role=\"status\" aria-live=\"polite\"></p></section>");
+}
+
+/* ---- pets ---- */
+
+static void
+readiness(pd_buf *b, const struct order_pet *p, const struct order_image *im)
+{
+    enum print_readiness r = PRINT_UNKNOWN;
+    int dpi = print_effective_dpi(p->print_size, im ? im->width : 0,
+                                  im ? im->height : 0, &r);
+
+    buf_printf(b, "<p class=\"dpi dpi-%s\">", print_readiness_name(r));
+    if (r == PRINT_UNKNOWN) {
+        buf_puts(b, "Print readiness unknown");
+    } else {
+        buf_printf(b, "<b>%d DPI</b> at ", dpi);
+        pages_text(b, p->print_size);
+        buf_puts(b, r == PRINT_POOR  ? " · poor: will print blurry"
+                    : r == PRINT_LOW ? " · low: below 150 DPI"
+                                     : " · ready to print");
+    }
+    buf_puts(b, "</p>");
+}
+
+/* One photo: a button that opens the zoom viewer, with its caption. */
+static void
+photo(pd_buf *b, const struct order_view *v, const struct order_image *im,
+      const char *what, const char *pet)
+{
+    int h = im->width > 0 && im->height > 0
+                ? (int)((int64_t)LAYOUT_W * im->height / im->width) : LAYOUT_W;
+
+    buf_puts(b, "<figure><button type=\"button\" class=\"zoom\" "
+                "data-preview=\"");
+    image_url(b, v, im->id, "preview");
+    if (v->can_act) {
+        buf_puts(b, "\" data-original=\"");
+        image_url(b, v, im->id, "original");
+    }
+    buf_printf(b, "\" aria-label=\"Zoom: %s of ", what);
+    pages_text(b, pet);
+    buf_puts(b, "\"><img src=\"");
+    image_url(b, v, im->id, "preview");
+    buf_printf(b, "\" width=\"%d\" height=\"%d\" loading=\"lazy\" "
+                  "alt=\"%s of ", LAYOUT_W, h < 1 ? 1 : h, what);
+    pages_text(b, pet);
+    buf_printf(b, "\"></button><figcaption>%s", what);
+    if (im->width > 0)
+        buf_printf(b, " · %d×%d px", im->width, im->height);
+    buf_puts(b, "</figcaption></figure>");
+}
+
+/* The slider over a background: the cut-out revealed over the original. */
+static void
+compare(pd_buf *b, const struct order_view *v, const struct order_image *orig,
+        const struct order_image *cut, int n)
+{
+    buf_printf(b, "<div class=\"compare\" data-compare><div class=\"stage "
+                  "checker\" id=\"stage%d\"><img src=\"", n);
+    image_url(b, v, orig->id, "preview");
+    buf_puts(b, "\" alt=\"\" loading=\"lazy\"><img class=\"top\" src=\"");
+    image_url(b, v, cut->id, "preview");
+    buf_printf(b, "\" alt=\"\" loading=\"lazy\"></div><div class=\"ctl\">"
+                  "<label for=\"cmp%d\">Cut-out shown</label><input "
+                  "id=\"cmp%d\" type=\"range\" min=\"0\" max=\"100\" "
+                  "value=\"50\"><label for=\"bg%d\">Background</label>"
+                  "<select id=\"bg%d\"><option value=\"checker\">"
+                  "Checkerboard</option><option value=\"#ffffff\">White"
+                  "</option><option value=\"#000000\">Black</option>"
+                  "<option value=\"#e8d5b5\">Cream</option><option "
+                  "value=\"#2f6f4f\">Green</option></select></div></div>",
+               n, n, n, n);
+}
+
+static void
+pet_section(pd_buf *b, const struct order_view *v, const struct order_pet *p,
+            int n)
+{
+    const struct order_image *orig = find_image(v->o, p->original_image_id);
+    const struct order_image *cut = find_image(v->o, p->processed_image_id);
+    const char *pet = p->name ? p->name : "the pet";
+
+    buf_puts(b, "<section class=\"pet\"><h2>");
+    pages_text(b, p->name ? p->name : "Pet");
+    if (p->print_size != NULL) {
+        buf_puts(b, " <span class=\"size\">");
+        pages_text(b, p->print_size);
+        buf_puts(b, "</span>");
+    }
+    buf_puts(b, "</h2>");
+    readiness(b, p, orig);
+    buf_puts(b, "<div class=\"pair\">");
+    if (orig != NULL)
+        photo(b, v, orig, "Original", pet);
+    if (cut != NULL)
+        photo(b, v, cut, "Cut-out", pet);
+    if (orig == NULL && cut == NULL)
+        buf_puts(b, "<p>No photos yet.</p>");
+    buf_puts(b, "</div>");
+    if (orig != NULL && cut != NULL)
+        compare(b, v, orig, cut, n);
+    buf_puts(b, "</section>");
+}
+
+/* ---- notes and the timeline ---- */
+
+static void
+note_form(pd_buf *b, const struct order_view *v)
+{
+    if (!v->can_act)
+        return;
+    buf_puts(b, "<form class=\"note-form\" id=\"note-form\"><label "
+                "for=\"note\">Add a note</label><textarea id=\"note\" "
+                "name=\"body\" rows=\"3\" maxlength=\"4000\" required>"
+                "</textarea><button type=\"submit\" class=\"btn\">Add note"
+                "</button></form>");
+}
+
+static void
+event_item(pd_buf *b, const struct order_detail *o, int i, int64_t now)
+{
+    const struct order_event *ev = &o->history[i];
+    int64_t until = i + 1 < o->n_history ? o->history[i + 1].at : now;
+
+    buf_puts(b, "<li class=\"ev\">");
+    pages_time(b, ev->at);
+    buf_puts(b, " <b>");
+    if (ev->from != NULL) {
+        pages_text(b, pages_status_label(ev->from));
+        buf_puts(b, " → ");
+    }
+    pages_text(b, pages_status_label(ev->to));
+    buf_puts(b, "</b> by ");
+    pages_text(b, ev->actor ? ev->actor : "Shopify");
+    buf_puts(b, "<span class=\"stay\">");
+    pages_text(b, pages_status_label(ev->to));
+    buf_puts(b, " for ");
+    pages_duration(b, until - ev->at);
+    buf_puts(b, i + 1 < o->n_history ? "" : " so far");
+    buf_puts(b, "</span></li>");
+}
+
+static void
+note_item(pd_buf *b, const struct order_note *n)
+{
+    buf_puts(b, "<li class=\"nt\">");
+    pages_time(b, n->created_at);
+    buf_puts(b, " <b>Note</b> by ");
+    pages_text(b, n->author);
+    buf_puts(b, "<span class=\"body\">");
+    pages_text(b, n->body);
+    buf_puts(b, "</span></li>");
+}
+
+/* Moves and notes merged, oldest first (both lists come sorted). */
+static void
+timeline(pd_buf *b, const struct order_view *v)
+{
+    const struct order_detail *o = v->o;
+    int64_t now = pd_now_ms();
+    int i = 0, j = 0;
+
+    buf_puts(b, "<section class=\"tl\"><h2>Timeline</h2>");
+    note_form(b, v);
+    buf_puts(b, "<ol class=\"timeline\" id=\"timeline\">");
+    while (i < o->n_history || j < o->n_notes) {
+        if (j >= o->n_notes ||
+            (i < o->n_history && o->history[i].at <= o->notes[j].created_at))
+            event_item(b, o, i++, now);
+        else
+            note_item(b, &o->notes[j++]);
+    }
+    buf_puts(b, "</ol></section>");
+}
+
+/* ---- GET /dashboard/orders/{order} ---- */
+
+static void
+render(pd_buf *b, const struct order_view *v)
+{
+    pages_head(b, v->req, v->o->order.name);
+    buf_puts(b, "<p class=\"back\"><a href=\"");
+    pages_url(b, v->req, "/dashboard");
+    buf_puts(b, "\">← All orders</a></p>");
+    order_header(b, v);
+    actions(b, v);
+    for (int i = 0; i < v->o->order.n_pets; i++)
+        pet_section(b, v, &v->o->order.pets[i], i);
+    timeline(b, v);
+    pages_foot(b);
+}
+
+int
+web_page_order(http_req *req)
+{
+    struct order_detail o;
+    struct order_view v = {.req = req, .o = &o, .who = guard_staff(req)};
+    db *d = db_thread();
+    pd_buf b;
+    int rc;
+
+    if (d == NULL)
+        return PD_EUNAVAIL;
+    if (v.who == NULL)
+        return http_error(req, 403, NULL, "Staff only.");
+    rc = orders_get(d, http_param(req, "order"), http_arena(req), &o);
+    if (rc == PD_ENOTFOUND || rc == PD_EINVAL)
+        return http_error(req, 404, NULL, "There is no such order.");
+    if (rc != PD_OK)
+        return rc;
+    v.can_act = v.who->role >= ROLE_FULFILLER;
+    v.ref = o.order.number > 0
+                ? arena_printf(http_arena(req), "%lld",
+                               (long long)o.order.number)
+                : o.order.name + (o.order.name[0] == '#');
+    if (v.ref == NULL)
+        return PD_ENOMEM;
+    buf_init(&b);
+    render(&b, &v);
+    rc = pages_send(req, &b);
+    buf_free(&b);
+    return rc;
+}
