@@ -41,6 +41,7 @@ test: test-deps build build-asan
 	@tests/run.sh $(BUILD) $(ASAN_BUILD)
 
 bench: test-deps build
+	@cd bench && npm ci --no-audit --no-fund --loglevel=error
 	@bench/run.sh $(BUILD)
 
 clean:

@@ -367,9 +367,13 @@ bench_pages() {
     fi
     cp -a "$SEED_DIR" "$data"
     port=$("$TMP/probe" free-port)
-    start_server "$port" env STAFF_RATE_PER_MINUTE=100000 \
-        LOG_LEVEL=warning PRINTDESK_THREADS="$THREADS" "$BIN" serve \
-        --listen "127.0.0.1:$port" --data-dir "$data"
+    if ! start_server "$port" env STAFF_RATE_PER_MINUTE=100000 \
+            LOG_LEVEL=warning PRINTDESK_THREADS="$THREADS" "$BIN" serve \
+            --listen "127.0.0.1:$port" --data-dir "$data"; then
+        fail pages "the server did not start"
+        stop_server
+        return 0
+    fi
     base="http://127.0.0.1:$port"
     if ! cookie=$(session_cookie "$data" "$port") || [ -z "$cookie" ]; then
         fail pages "no session cookie"
@@ -387,6 +391,39 @@ bench_pages() {
     else
         echo "dashboard_list_50_in_production: skipped (no /dashboard)"
     fi
+    stop_server
+}
+
+# Lighthouse (bench/node_modules, `npm ci --prefix bench`) with its default
+# mobile settings on the list page and an order page, in Debian's Chromium:
+# the median of BENCH_LIGHTHOUSE_RUNS runs (3) of each.
+bench_lighthouse() {
+    local data=$TMP/lighthouse port cookie runs=${BENCH_LIGHTHOUSE_RUNS:-3}
+    if [ ! -d "$BENCH_DIR/node_modules/lighthouse" ]; then
+        fail lighthouse "no bench/node_modules; run npm ci --prefix bench"
+        return 0
+    fi
+    if ! seed_once; then
+        fail lighthouse "could not seed the database"
+        return 0
+    fi
+    cp -a "$SEED_DIR" "$data"
+    port=$("$TMP/probe" free-port)
+    if ! start_server "$port" env LOG_LEVEL=warning \
+            PRINTDESK_THREADS="$THREADS" "$BIN" serve \
+            --listen "127.0.0.1:$port" --data-dir "$data"; then
+        fail lighthouse "the server did not start"
+        stop_server
+        return 0
+    fi
+    if ! cookie=$(session_cookie "$data" "$port") || [ -z "$cookie" ]; then
+        fail lighthouse "no session cookie"
+        stop_server
+        return 0
+    fi
+    CHROME_PATH=${CHROME_PATH:-/usr/bin/chromium} node \
+        "$BENCH_DIR/lighthouse.mjs" "http://127.0.0.1:$port" "$cookie" \
+        "$runs" || FAILED=1
     stop_server
 }
 
@@ -422,6 +459,9 @@ main() {
     echo "# 9. the order list over HTTP on the $ORDERS-order seed: JSON" \
         "and the dashboard page, wrk -t1 -c32 with a staff session"
     bench_pages
+    echo "# 10. Lighthouse, default mobile settings (simulated slow 4G," \
+        "4x CPU slowdown), Debian's Chromium, staff session; median run"
+    bench_lighthouse
     exit "$FAILED"
 }
 
