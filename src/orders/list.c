@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -429,6 +430,52 @@ count_all(db *d, struct orders_counts *out)
     return rc;
 }
 
+/*
+ * The unfiltered counts of the status chips, shared by every request for
+ * COUNTS_FRESH_MS: they cost a millisecond or more on a large shop and
+ * every list page shows them, while a second's lag in a chip is harmless.
+ */
+#define COUNTS_FRESH_MS 1000
+
+static struct {
+    pthread_mutex_t lock;
+    bool valid;
+    int64_t at_ms;
+    struct orders_counts counts;
+} shared_counts = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool
+fresh_counts(struct orders_counts *out)
+{
+    bool hit;
+
+    pthread_mutex_lock(&shared_counts.lock);
+    hit = shared_counts.valid &&
+          pd_now_ms() - shared_counts.at_ms < COUNTS_FRESH_MS;
+    if (hit)
+        *out = shared_counts.counts;
+    pthread_mutex_unlock(&shared_counts.lock);
+    return hit;
+}
+
+static int
+count_all_shared(db *d, struct orders_counts *out)
+{
+    int rc;
+
+    if (fresh_counts(out))
+        return PD_OK;
+    rc = count_all(d, out);
+    if (rc != PD_OK)
+        return rc;
+    pthread_mutex_lock(&shared_counts.lock);
+    shared_counts.counts = *out;
+    shared_counts.at_ms = pd_now_ms();
+    shared_counts.valid = true;
+    pthread_mutex_unlock(&shared_counts.lock);
+    return PD_OK;
+}
+
 static int
 count_filtered(db *d, const struct plan *p, struct orders_counts *out)
 {
@@ -452,9 +499,9 @@ count_filtered(db *d, const struct plan *p, struct orders_counts *out)
     return rc < 0 ? rc : PD_OK;
 }
 
-int
-orders_count(db *d, const struct orders_filter *f,
-             struct orders_counts *out)
+static int
+count(db *d, const struct orders_filter *f, bool shared,
+      struct orders_counts *out)
 {
     struct orders_filter g = *f;
     struct plan p;
@@ -471,11 +518,25 @@ orders_count(db *d, const struct orders_filter *f,
     rc = make_plan(d, &g, a, &p, msg, sizeof(msg));
     if (rc == PD_OK && p.search.kind == SEARCH_NONE && !f->has_from &&
         !f->has_to && !p.warnings && p.claimed_by == 0)
-        rc = count_all(d, out);
+        rc = shared ? count_all_shared(d, out) : count_all(d, out);
     else if (rc == PD_OK && p.search.kind != SEARCH_NOTHING)
         rc = count_filtered(d, &p, out);
     arena_free(a);
     if (rc == PD_OK)
         totals(out);
     return rc;
+}
+
+int
+orders_count(db *d, const struct orders_filter *f,
+             struct orders_counts *out)
+{
+    return count(d, f, false, out);
+}
+
+int
+orders_count_shared(db *d, const struct orders_filter *f,
+                    struct orders_counts *out)
+{
+    return count(d, f, true, out);
 }

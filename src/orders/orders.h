@@ -136,6 +136,13 @@ struct orders_counts {
  */
 int orders_count(db *d, const struct orders_filter *f,
                  struct orders_counts *out);
+/*
+ * orders_count for pages and the API: the unfiltered counts (the status
+ * chips of a plain list) are shared across requests for up to a second.
+ * The process serves one database.
+ */
+int orders_count_shared(db *d, const struct orders_filter *f,
+                        struct orders_counts *out);
 
 /* ---- one order (detail.c) ---- */
 

@@ -271,7 +271,7 @@ web_api_orders_list(http_req *req)
     rc = orders_list(d, &f, http_arena(req), &page);
     if (rc != PD_OK)
         return fail(req, rc, page.message);
-    if (want_counts && (rc = orders_count(d, &f, &counts)) != PD_OK)
+    if (want_counts && (rc = orders_count_shared(d, &f, &counts)) != PD_OK)
         return fail(req, rc, NULL);
     buf_init(&b);
     json_page(&b, &page);
