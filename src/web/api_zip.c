@@ -1,7 +1,9 @@
 /*
  * api_zip.c — zip downloads for fulfillers: one order's files
- * (GET /api/v1/orders/{order}/download.zip) and today's print queue, every
- * file of every in_production order (GET /api/v1/print-queue.zip). The
+ * (GET /api/v1/orders/{order}/download.zip), several chosen orders
+ * (GET /api/v1/orders/download.zip?orders=1042,1043) and today's print
+ * queue, every file of every in_production order
+ * (GET /api/v1/print-queue.zip). The
  * zip is built as the client reads it, order by order and chunk by chunk,
  * so memory stays flat however big it gets; manifest.csv comes last.
  */
@@ -25,6 +27,8 @@
 #define ZIP_PAGE 100           /* in_production orders fetched at once */
 #define ZIP_NAME_MAX 40        /* bytes of a pet's or order's name part */
 #define ZIP_ENTRY_MAX 160
+#define ZIP_ORDERS_MAX 200     /* orders in one ?orders= list */
+#define ZIP_ORDERS_ARG_MAX (ZIP_ORDERS_MAX * (ORDERS_REF_MAX + 2))
 #define ZIP_MANIFEST_HEADER \
     "order,pet,print size,file,pixels,dpi,sha256\r\n"
 
@@ -44,7 +48,8 @@ struct zip_job {
     http_req *req;
     zip_stream *z;
     enum zip_state st;
-    bool queue;                /* the print queue, else one order */
+    bool queue;                /* orders from page, else one order */
+    bool listed;               /* page holds orders named up front */
     /* The print queue: the current page of orders and where we are. */
     arena *page_arena;
     struct orders_page page;
@@ -313,7 +318,8 @@ step_order(struct zip_job *j)
     rc = plan_order(j, d, &j->page.rows[j->page_i++]);
     if (rc != PD_OK)
         return rc;
-    audit_queue_order(j, &j->page.rows[j->page_i - 1]);
+    if (!j->listed)
+        audit_queue_order(j, &j->page.rows[j->page_i - 1]);
     j->st = ST_OPEN;
     return PD_OK;
 }
@@ -568,6 +574,146 @@ web_api_print_queue_zip(http_req *req)
                     detail) != PD_OK) {
         job_free(j);
         return PD_EUNAVAIL;
+    }
+    return respond_zip(req, j);
+}
+
+/* ---- several chosen orders ---- */
+
+/* Splits list (modified) at commas into refs, trimmed, without repeats;
+ * answers 400 itself for an empty, too long or oversized list. */
+static int
+split_refs(http_req *req, char *list, const char **refs, int *n)
+{
+    char *save = NULL;
+
+    *n = 0;
+    for (char *t = strtok_r(list, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        size_t len;
+        bool seen = false;
+
+        t += strspn(t, " ");
+        len = strcspn(t, " ");
+        t[len] = '\0';
+        if (len == 0)
+            continue;
+        if (len >= ORDERS_REF_MAX)
+            return http_error(req, 400, NULL, "An order name is too long.");
+        for (int i = 0; i < *n && !seen; i++)
+            seen = strcmp(refs[i], t) == 0;
+        if (seen)
+            continue;
+        if (*n == ZIP_ORDERS_MAX)
+            return http_error(req, 400, NULL,
+                              "At most 200 orders go in one zip.");
+        refs[(*n)++] = t;
+    }
+    if (*n == 0)
+        return http_error(req, 400, NULL,
+                          "orders must list orders, e.g. 1042,1043");
+    return PD_OK;
+}
+
+/* Reads the named orders into the job's page, in the order given;
+ * *missing names the first one that does not exist (PD_ENOTFOUND). */
+static int
+load_listed(db *d, struct zip_job *j, const char **refs, int n,
+            const char **missing)
+{
+    struct order_detail o;
+    int rc;
+
+    j->page_arena = arena_new();
+    if (j->page_arena == NULL)
+        return PD_ENOMEM;
+    j->page.rows = arena_alloc(j->page_arena, sizeof(*j->page.rows) *
+                                                  (size_t)n);
+    if (j->page.rows == NULL)
+        return PD_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        rc = orders_get(d, refs[i], j->page_arena, &o);
+        if (rc == PD_ENOTFOUND || rc == PD_EINVAL) {
+            *missing = refs[i];
+            return PD_ENOTFOUND;
+        }
+        if (rc != PD_OK)
+            return rc;
+        j->page.rows[j->page.n++] = o.order;
+    }
+    j->last_page = true;
+    j->listed = true;
+    return PD_OK;
+}
+
+/* The zip's name after its first order: orders-1042-and-2-more.zip. */
+static void
+listed_filename(struct zip_job *j)
+{
+    const struct order_summary *o = &j->page.rows[0];
+    const char *name = o->name[0] == '#' ? o->name + 1 : o->name;
+    char part[25]; /* so the name fits j->filename */
+
+    if (safe_name(name, false, part, sizeof(part)) == 0)
+        snprintf(part, sizeof(part), "%lld", (long long)o->id);
+    if (j->page.n == 1)
+        snprintf(j->filename, sizeof(j->filename), "orders-%s.zip", part);
+    else
+        snprintf(j->filename, sizeof(j->filename),
+                 "orders-%s-and-%d-more.zip", part,
+                 (j->page.n - 1) % 1000);
+}
+
+/* One audit row per order, before any byte goes out. */
+static int
+audit_listed(http_req *req, struct zip_job *j)
+{
+    char detail[128];
+
+    snprintf(detail, sizeof(detail), "{\"zip\":\"%s\",\"orders\":%d}",
+             j->filename, j->page.n);
+    for (int i = 0; i < j->page.n; i++)
+        if (guard_audit(req, "order.download", "order", j->page.rows[i].name,
+                        j->page.rows[i].id, detail) != PD_OK)
+            return PD_EUNAVAIL;
+    return PD_OK;
+}
+
+int
+web_api_orders_zip(http_req *req)
+{
+    const char *arg = http_query(req, "orders");
+    const char **refs = NULL, *missing = NULL;
+    struct zip_job *j = NULL;
+    char *list;
+    db *d = db_thread();
+    int n = 0, rc;
+
+    if (d == NULL)
+        return PD_EUNAVAIL;
+    if (arg != NULL && strlen(arg) > ZIP_ORDERS_ARG_MAX)
+        return http_error(req, 400, NULL, "The list of orders is too long.");
+    list = arena_strdup(http_arena(req), arg != NULL ? arg : "");
+    refs = arena_alloc(http_arena(req), sizeof(*refs) * ZIP_ORDERS_MAX);
+    if (list == NULL || refs == NULL)
+        return PD_ENOMEM;
+    if ((rc = split_refs(req, list, refs, &n)) != PD_OK || n == 0)
+        return rc;
+    if ((rc = job_new(req, true, &j)) == PD_OK)
+        rc = load_listed(d, j, refs, n, &missing);
+    if (rc == PD_ENOTFOUND) {
+        job_free(j);
+        return http_error(req, 404, NULL,
+                          arena_printf(http_arena(req),
+                                       "There is no order %s.", missing));
+    }
+    if (rc == PD_OK) {
+        listed_filename(j);
+        rc = audit_listed(req, j);
+    }
+    if (rc != PD_OK) {
+        job_free(j);
+        return rc;
     }
     return respond_zip(req, j);
 }

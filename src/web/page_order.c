@@ -3,7 +3,8 @@
  * pet the original beside its cut-out, a comparison view and the zoom
  * viewer's hooks, print readiness at the ordered size; for fulfillers
  * the workflow's moves, claim, notes and the zip; a timeline of moves
- * (with time in each stage) and notes.
+ * (with time in each stage) and notes; previous and next order within
+ * the list's filter, which the list's links carry in the query.
  */
 #include "web/pages.h"
 
@@ -15,10 +16,18 @@
 #include "web/web.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 /* The width images are laid out at; height follows the photo's shape. */
 #define LAYOUT_W 480
+
+/* Orders a probe for the newer neighbour reads at a time. */
+#define PROBE_LIMIT 50
+/* Probes at most: windows double from a minute past any date there is,
+ * then halve down to a millisecond. */
+#define PROBES_MAX 100
+#define PROBE_START_MS 60000
 
 struct order_view {
     http_req *req;
@@ -26,6 +35,8 @@ struct order_view {
     const struct staff *who;
     bool can_act;    /* fulfiller or admin */
     const char *ref; /* the order's reference in URLs, e.g. "1042" */
+    bool filtered;   /* the query holds a valid list filter */
+    const struct order_summary *prev, *next; /* newer, older; or NULL */
 };
 
 static const struct order_image *
@@ -306,15 +317,189 @@ timeline(pd_buf *b, const struct order_view *v)
     buf_puts(b, "</ol></section>");
 }
 
+/* ---- previous and next within the list's filter ---- */
+
+/* Whether (at, id) of o is after (at, id) of the current order. */
+static bool
+is_newer(const struct order_summary *o, int64_t at, int64_t id)
+{
+    return o->created_at > at || (o->created_at == at && o->id > id);
+}
+
+/*
+ * One probe: orders of f in [at, at + w) (unbounded when w is 0),
+ * newest first. *k: how many are newer than the order; *full: the page
+ * holds only newer ones and there are more.
+ */
+static int
+probe(db *d, struct orders_filter f, arena *a, int64_t at, int64_t id,
+      int64_t w, struct orders_page *page, int *k, bool *full)
+{
+    int rc;
+
+    if (!f.has_from || f.from_ms < at)
+        f.from_ms = at;
+    f.has_from = true;
+    if (w > 0 && (!f.has_to || at + w < f.to_ms)) {
+        f.to_ms = at + w;
+        f.has_to = true;
+    }
+    f.limit = PROBE_LIMIT;
+    f.cursor = NULL;
+    *k = 0;
+    *full = false;
+    if (f.has_to && f.to_ms <= f.from_ms)
+        return PD_OK;
+    if ((rc = orders_list(d, &f, a, page)) != PD_OK)
+        return rc;
+    while (*k < page->n && is_newer(&page->rows[*k], at, id))
+        (*k)++;
+    *full = *k == page->n && page->next_cursor != NULL;
+    return PD_OK;
+}
+
+/*
+ * The order listed just above (newer than) the one at (at, id) under f,
+ * or NULL. The list only walks newest first, so windows above `at` grow
+ * until one holds a newer order and shrink while one holds too many to
+ * see the nearest.
+ */
+static int
+newer_neighbour(db *d, const struct orders_filter *f, arena *a, int64_t at,
+                int64_t id, const struct order_summary **out)
+{
+    struct orders_page page;
+    int64_t lo = 0, w = PROBE_START_MS, hi = 0, far = pd_now_ms() - at;
+    bool full;
+    int k, rc;
+
+    *out = NULL;
+    for (int i = 0; i < PROBES_MAX; i++) {
+        bool open = hi == 0 && w > far;
+
+        rc = probe(d, *f, a, at, id, open ? 0 : w, &page, &k, &full);
+        if (rc != PD_OK)
+            return rc;
+        if (k > 0 && (!full || w - lo <= 1)) {
+            *out = &page.rows[k - 1];
+            return PD_OK;
+        }
+        if (k == 0 && open)
+            return PD_OK;
+        if (k == 0)
+            lo = w;
+        else
+            hi = w;
+        w = hi == 0 ? w * 2 : lo + (hi - lo) / 2;
+    }
+    return PD_OK;
+}
+
+/* The order listed just below (older than) this one, or NULL. */
+static int
+older_neighbour(db *d, struct orders_filter f, arena *a, int64_t at,
+                int64_t id, const struct order_summary **out)
+{
+    struct orders_page page;
+    char cursor[48];
+    int rc;
+
+    snprintf(cursor, sizeof(cursor), "%lld_%lld", (long long)at,
+             (long long)id);
+    f.cursor = cursor;
+    f.limit = 1;
+    *out = NULL;
+    if ((rc = orders_list(d, &f, a, &page)) == PD_OK && page.n > 0)
+        *out = &page.rows[0];
+    return rc;
+}
+
+/* Finds the neighbours when the query holds a valid list filter. */
+static int
+neighbours(db *d, struct order_view *v)
+{
+    const struct order_summary *s = &v->o->order;
+    struct orders_filter f;
+    char msg[ORDERS_MSG_MAX];
+    int rc;
+
+    if (pages_list_filter(v->req, &f, msg, sizeof(msg)) != PD_OK)
+        return PD_OK; /* a bad filter in a link: no neighbours */
+    v->filtered = true;
+    rc = older_neighbour(d, f, http_arena(v->req), s->created_at, s->id,
+                         &v->next);
+    if (rc == PD_OK)
+        rc = newer_neighbour(d, &f, http_arena(v->req), s->created_at,
+                             s->id, &v->prev);
+    return rc == PD_EINVAL ? PD_OK : rc;
+}
+
+/* A link to the list or to order o (NULL: the list) with the filter. */
+static void
+filter_href(pd_buf *b, const struct order_view *v,
+            const struct order_summary *o)
+{
+    pd_buf path;
+    char sep = '?';
+
+    buf_init(&path);
+    if (o == NULL) {
+        buf_puts(&path, "/dashboard");
+    } else if (o->number > 0) {
+        buf_printf(&path, "/dashboard/orders/%lld", (long long)o->number);
+    } else {
+        buf_puts(&path, "/dashboard/orders/");
+        for (const char *c = o->name + (o->name[0] == '#'); *c; c++)
+            buf_printf(&path, strchr("/?#&%+ ", *c) ? "%%%02X" : "%c",
+                       (unsigned char)*c);
+    }
+    if (v->filtered)
+        pages_filter_query(&path, v->req, &sep);
+    pages_url(b, v->req, buf_cstr(&path));
+    buf_free(&path);
+}
+
+static void
+neighbour_link(pd_buf *b, const struct order_view *v,
+               const struct order_summary *o, const char *rel,
+               const char *label)
+{
+    if (o == NULL) {
+        buf_printf(b, "<span class=\"btn\" aria-disabled=\"true\">%s"
+                      "</span>", label);
+        return;
+    }
+    buf_printf(b, "<a class=\"btn\" rel=\"%s\" id=\"%s\" href=\"", rel,
+               rel);
+    filter_href(b, v, o);
+    buf_printf(b, "\">%s ", label);
+    pages_text(b, o->name);
+    buf_puts(b, "</a>");
+}
+
+/* "All orders" back to the filtered list, and previous / next. */
+static void
+order_nav(pd_buf *b, const struct order_view *v)
+{
+    buf_puts(b, "<nav class=\"back\" aria-label=\"Orders\"><a href=\"");
+    filter_href(b, v, NULL);
+    buf_puts(b, "\">← All orders</a>");
+    if (v->filtered) {
+        buf_puts(b, " <span class=\"btns\">");
+        neighbour_link(b, v, v->prev, "prev", "Previous");
+        neighbour_link(b, v, v->next, "next", "Next");
+        buf_puts(b, "</span>");
+    }
+    buf_puts(b, "</nav>");
+}
+
 /* ---- GET /dashboard/orders/{order} ---- */
 
 static void
 render(pd_buf *b, const struct order_view *v)
 {
     pages_head(b, v->req, v->o->order.name);
-    buf_puts(b, "<p class=\"back\"><a href=\"");
-    pages_url(b, v->req, "/dashboard");
-    buf_puts(b, "\">← All orders</a></p>");
+    order_nav(b, v);
     order_header(b, v);
     actions(b, v);
     for (int i = 0; i < v->o->order.n_pets; i++)
@@ -348,6 +533,8 @@ web_page_order(http_req *req)
                 : o.order.name + (o.order.name[0] == '#');
     if (v.ref == NULL)
         return PD_ENOMEM;
+    if ((rc = neighbours(d, &v)) != PD_OK)
+        return rc;
     buf_init(&b);
     render(&b, &v);
     rc = pages_send(req, &b);

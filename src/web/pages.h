@@ -68,4 +68,14 @@ const char *pages_status_label(const char *status);
 /* The name of staff member id (for "claimed by"), in a; NULL if none. */
 const char *pages_staff_name(http_req *req, int64_t id);
 
+struct orders_filter;
+/*
+ * The list's filter from the request's query (status, q, from, to,
+ * warnings, claimed); PD_EINVAL with a sentence in msg when one is bad.
+ */
+int pages_list_filter(http_req *req, struct orders_filter *f, char *msg,
+                      size_t len);
+/* Appends the filter's query parameters, each after *sep ("?" or "&"). */
+void pages_filter_query(pd_buf *b, http_req *req, char *sep);
+
 #endif

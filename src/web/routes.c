@@ -82,6 +82,8 @@ static const struct http_route all_routes[] = {
     {"GET", "/static/{name}", web_static_get, NULL, 0, ROUTE_NO_LOG,
      PUBLIC},
     {"GET", "/api/v1/orders", web_api_orders_list, NULL, 0, 0, VIEWER},
+    {"GET", "/api/v1/orders/download.zip", web_api_orders_zip, NULL, 0, 0,
+     FULFILLER},
     {"GET", "/api/v1/orders/{order}", web_api_order_get, NULL, 0, 0, VIEWER},
     {"POST", "/api/v1/orders/{order}/status", web_api_order_status, NULL, 0,
      0, FULFILLER},

@@ -76,6 +76,7 @@ int web_api_order_release(http_req *req);
 /* Zip downloads (api_zip.c). */
 int web_api_order_zip(http_req *req);
 int web_api_print_queue_zip(http_req *req);
+int web_api_orders_zip(http_req *req);
 
 /* Image files for staff (api_images.c). */
 int web_api_image_get(http_req *req);
