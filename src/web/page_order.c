@@ -166,10 +166,14 @@ readiness(pd_buf *b, const struct order_pet *p, const struct order_image *im)
     buf_puts(b, "</p>");
 }
 
-/* One photo: a button that opens the zoom viewer, with its caption. */
+/*
+ * One photo: a button that opens the zoom viewer, with its caption. The
+ * first pet's photos are what a phone shows first (the page's largest
+ * paint), so they load at once and first; the others wait until near.
+ */
 static void
 photo(pd_buf *b, const struct order_view *v, const struct order_image *im,
-      const char *what, const char *pet)
+      const char *what, const char *pet, bool first)
 {
     int h = im->width > 0 && im->height > 0
                 ? (int)((int64_t)LAYOUT_W * im->height / im->width) : LAYOUT_W;
@@ -185,8 +189,9 @@ photo(pd_buf *b, const struct order_view *v, const struct order_image *im,
     pages_text(b, pet);
     buf_puts(b, "\"><img src=\"");
     image_url(b, v, im->id, "preview");
-    buf_printf(b, "\" width=\"%d\" height=\"%d\" loading=\"lazy\" "
-                  "alt=\"%s of ", LAYOUT_W, h < 1 ? 1 : h, what);
+    buf_printf(b, "\" width=\"%d\" height=\"%d\" %s alt=\"%s of ",
+               LAYOUT_W, h < 1 ? 1 : h,
+               first ? "fetchpriority=\"high\"" : "loading=\"lazy\"", what);
     pages_text(b, pet);
     buf_printf(b, "\"></button><figcaption>%s", what);
     if (im->width > 0)
@@ -235,9 +240,9 @@ pet_section(pd_buf *b, const struct order_view *v, const struct order_pet *p,
     readiness(b, p, orig);
     buf_puts(b, "<div class=\"pair\">");
     if (orig != NULL)
-        photo(b, v, orig, "Original", pet);
+        photo(b, v, orig, "Original", pet, n == 0);
     if (cut != NULL)
-        photo(b, v, cut, "Cut-out", pet);
+        photo(b, v, cut, "Cut-out", pet, n == 0);
     if (orig == NULL && cut == NULL)
         buf_puts(b, "<p>No photos yet.</p>");
     buf_puts(b, "</div>");
