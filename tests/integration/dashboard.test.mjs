@@ -5,36 +5,23 @@
 // claim, move, note, timeline; a viewer's page; axe-core).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
-import { chromium } from 'playwright-core';
-import { BIN, freshState, startServer } from '../lib/server.mjs';
-import { DATA_KEY, SECRET, SHOP, proxied } from '../lib/shopify.mjs';
+import { freshState, startServer } from '../lib/server.mjs';
+import { proxied } from '../lib/shopify.mjs';
+import {
+  CHROMIUM, DESK_ENV as ENV, deskCli, launchChromium,
+  loginLink as deskLink, sessionCookie as deskCookie,
+} from '../lib/desk.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/lib/chromium/chromium',
-  '/usr/bin/chromium'].find((p) => p && existsSync(p));
-const ENV = {
-  SHOPIFY_SHOP: SHOP, SHOPIFY_APP_SECRET: SECRET,
-  PRINTDESK_DATA_KEY: DATA_KEY,
-};
 const VIEWER = '2001', FULFILLER = '2002';
 
 let state, server, browser;
 
-function cli(...args) {
-  return execFileSync(BIN, args, {
-    env: {
-      ...process.env, ...ENV, DATABASE_URL: state.databaseUrl,
-      STORAGE_URL: `file:${join(state.dir, 'objects')}`,
-      PRINTDESK_DATA_DIR: join(state.dir, 'data'),
-    },
-  }).toString();
-}
+const cli = (...args) => deskCli(state, ...args);
 
 before(async () => {
   state = freshState();
@@ -46,12 +33,7 @@ before(async () => {
     state, env: { ...ENV, STAFF_RATE_PER_MINUTE: '100000' },
   });
   await startWork();
-  if (CHROMIUM) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM, headless: true,
-      args: ['--no-sandbox', '--disable-gpu'],
-    });
-  }
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -61,15 +43,8 @@ after(async () => {
 });
 
 const url = (p) => `${server.url}${p}`;
-const loginLink = (id) => cli('login-url', '--customer', id, '--base',
-  server.url).trim();
-
-// A session cookie for a staff member, for plain fetch.
-async function sessionCookie(id) {
-  const res = await fetch(loginLink(id), { redirect: 'manual' });
-  assert.equal(res.status, 200);
-  return res.headers.get('set-cookie').split(';')[0];
-}
+const loginLink = (id) => deskLink(server, state, id);
+const sessionCookie = (id) => deskCookie(server, state, id);
 
 async function getPage(path, cookie) {
   const res = await fetch(url(path), { headers: { cookie } });

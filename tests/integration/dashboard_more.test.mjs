@@ -5,35 +5,22 @@
 // HTTP, with unzip and Python's zipfile, and in Debian's Chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { chromium } from 'playwright-core';
-import { BIN, freshState, startServer } from '../lib/server.mjs';
-import { DATA_KEY, SECRET, SHOP } from '../lib/shopify.mjs';
+import { freshState, startServer } from '../lib/server.mjs';
 import { dbQuery } from '../lib/uploads.mjs';
-
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/lib/chromium/chromium',
-  '/usr/bin/chromium'].find((p) => p && existsSync(p));
-const ENV = {
-  SHOPIFY_SHOP: SHOP, SHOPIFY_APP_SECRET: SECRET,
-  PRINTDESK_DATA_KEY: DATA_KEY,
-};
+import {
+  CHROMIUM, DESK_ENV as ENV, deskCli, launchChromium,
+  loginLink as deskLink,
+} from '../lib/desk.mjs';
 const VIEWER = '2001', FULFILLER = '2002';
 const DAY = 86400000;
 
 let state, server, browser, scratch;
 
-function cli(...args) {
-  return execFileSync(BIN, args, {
-    env: {
-      ...process.env, ...ENV, DATABASE_URL: state.databaseUrl,
-      STORAGE_URL: `file:${join(state.dir, 'objects')}`,
-      PRINTDESK_DATA_DIR: join(state.dir, 'data'),
-    },
-  }).toString();
-}
+const cli = (...args) => deskCli(state, ...args);
 
 before(async () => {
   state = freshState();
@@ -45,12 +32,7 @@ before(async () => {
   server = await startServer({
     state, env: { ...ENV, STAFF_RATE_PER_MINUTE: '100000' },
   });
-  if (CHROMIUM) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM, headless: true,
-      args: ['--no-sandbox', '--disable-gpu'],
-    });
-  }
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -61,8 +43,7 @@ after(async () => {
 });
 
 const url = (p) => `${server.url}${p}`;
-const loginLink = (id) => cli('login-url', '--customer', id, '--base',
-  server.url).trim();
+const loginLink = (id) => deskLink(server, state, id);
 const unescape = (s) => s.replaceAll('&amp;', '&');
 const csrfOf = (html) => html.match(/name="csrf-token" content="([^"]+)"/)[1];
 
