@@ -1,7 +1,8 @@
 /*
  * pages.c — the HTML writer the dashboard pages share: the page frame
- * (head with our own stylesheet and script only, header bar, foot),
- * escaping, links under the App Proxy's path prefix, times and ages.
+ * (head with our own stylesheet, script and web app manifest only,
+ * header bar, foot), escaping, links under the App Proxy's path prefix,
+ * times and ages.
  */
 #include "web/pages.h"
 
@@ -76,7 +77,9 @@ pages_head(pd_buf *b, http_req *req, const char *title)
     pages_asset_url(b, req, "app.css");
     buf_puts(b, "\"><script defer src=\"");
     pages_asset_url(b, req, "app.js");
-    buf_puts(b, "\"></script>");
+    buf_puts(b, "\"></script><link rel=\"manifest\" href=\"");
+    pages_asset_url(b, req, "manifest.webmanifest");
+    buf_puts(b, "\"><meta name=\"theme-color\" content=\"#1d2a36\">");
     head_meta(b, req);
     buf_puts(b, "</head><body>");
     header_bar(b, req);

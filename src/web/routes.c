@@ -79,6 +79,7 @@ static const struct http_route all_routes[] = {
     {"GET", "/dashboard", web_page_list, NULL, 0, ROUTE_HTML, VIEWER},
     {"GET", "/dashboard/orders/{order}", web_page_order, NULL, 0,
      ROUTE_HTML, VIEWER},
+    {"GET", "/dashboard/sw.js", web_page_sw, NULL, 0, ROUTE_NO_LOG, PUBLIC},
     {"GET", "/static/{name}", web_static_get, NULL, 0, ROUTE_NO_LOG,
      PUBLIC},
     {"GET", "/api/v1/orders", web_api_orders_list, NULL, 0, 0, VIEWER},

@@ -1,7 +1,8 @@
 // app.js — the dashboard's script, on top of pages that work without it:
 // search as you type and "More" in place on the list; on an order page
 // the workflow buttons, claim, notes, the compare slider and the zoom
-// viewer (pinch, double-tap, pan; the original on demand).
+// viewer (pinch, double-tap, pan; the original on demand); offline, the
+// service worker's banner and a queue of changes sent when back online.
 (function () {
   'use strict';
 
@@ -18,14 +19,17 @@
     return Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
   }
 
-  // POSTs JSON to the API with the page's CSRF token; {ok, status, data}.
-  async function post(path, body) {
+  // A fresher CSRF token than a saved page's (tokens age), if any.
+  let csrf = meta('csrf-token');
+
+  // POSTs JSON to url with the CSRF token; {ok, status, data}.
+  async function post(url, body) {
     let res;
     try {
-      res = await fetch(base + path, {
+      res = await fetch(url, {
         method: 'POST', credentials: 'same-origin',
         headers: { 'Content-Type': 'application/json',
-          'X-CSRF-Token': meta('csrf-token') },
+          'X-CSRF-Token': csrf },
         body: JSON.stringify(body),
       });
     } catch (e) {
@@ -104,11 +108,20 @@
     msg.classList.toggle('err', !!isError);
   }
 
+  // Sends a change; with no connection it joins the offline queue.
   async function act(box, button, path, body, doneText) {
     const buttons = box.querySelectorAll('button');
     buttons.forEach((b) => { b.disabled = true; });
     say('Working…');
-    const r = await post(path, body);
+    const r = await post(base + path, body);
+    if (r.status === 0 && await offline.queue(base + path, body,
+      button.textContent.trim())) {
+      buttons.forEach((b) => { b.disabled = false; });
+      if (box.tagName === 'FORM') box.reset();
+      say('No connection: “' + button.textContent.trim() + '” is saved ' +
+        'on this device and will be sent when you are back online.');
+      return;
+    }
     if (r.ok) {
       say(doneText);
       location.reload();
@@ -315,8 +328,223 @@
     });
   }
 
+  // ---- offline: the service worker, its banner and the queue ----
+
+  const offline = (function () {
+    const DB = 'printdesk-offline', STORE = 'queue';
+    const order = () => {
+      const box = document.getElementById('actions');
+      return box ? box.dataset.order : '';
+    };
+    let flushing = false;
+    let note = null;  // what the flush before a reload said: {text, err}
+
+    // Runs fn(store) in one transaction; resolves with its request's result.
+    function tx(mode, fn) {
+      return new Promise((resolve, reject) => {
+        const open = indexedDB.open(DB, 1);
+        open.onupgradeneeded = () => open.result.createObjectStore(STORE,
+          { keyPath: 'id', autoIncrement: true });
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const t = db.transaction(STORE, mode);
+          const req = fn(t.objectStore(STORE));
+          t.oncomplete = () => { db.close(); resolve(req.result); };
+          t.onerror = () => { db.close(); reject(t.error); };
+        };
+      });
+    }
+
+    // Shows text in the offline banner at the top of the page.
+    function banner(text, isError) {
+      let p = document.getElementById('offline');
+      if (!p) {
+        p = document.createElement('p');
+        p.id = 'offline';
+        p.className = 'msg';
+        Object.assign(p.style, { margin: '0 0 12px', padding: '10px 12px',
+          borderRadius: '8px' });
+        document.getElementById('main').prepend(p);
+      }
+      p.setAttribute('role', isError ? 'alert' : 'status');
+      Object.assign(p.style, isError
+        ? { background: '#f4d6d6', color: '#6e1212' }
+        : { background: '#fff0c2', color: '#4f3b00' });
+      p.textContent = text;
+    }
+
+    function ago(ms) {
+      const min = Math.round(Math.max(0, Date.now() - ms) / 60000);
+      if (min < 1) return 'less than a minute ago';
+      if (min < 120) return min + ' min ago';
+      if (min < 48 * 60) return Math.round(min / 60) + ' h ago';
+      return Math.round(min / 1440) + ' d ago';
+    }
+
+    // The change's URL and body (with its idempotency key) kept for later.
+    async function queue(url, body, label) {
+      if (!window.indexedDB) return false;
+      try {
+        await tx('readwrite', (st) => st.add({ url, body, label,
+          order: order(), at: Date.now() }));
+      } catch (e) { return false; }
+      await show();
+      return true;
+    }
+
+    async function waiting() {
+      try { return await tx('readonly', (st) => st.count()); } catch (e) {
+        return 0;
+      }
+    }
+
+    // The banner: a saved copy's age, the changes waiting, and what the
+    // last flush said before the page was reloaded.
+    async function show() {
+      const saved = Number(meta('pd-offline'));
+      const n = await waiting();
+      const parts = [];
+      if (saved) parts.push('Offline — showing the copy from ' + ago(saved) +
+        '.');
+      if (n > 0) {
+        parts.push(n + (n === 1 ? ' change' : ' changes') +
+          ' waiting to be sent.');
+      }
+      if (note) parts.push(note.text);
+      if (parts.length) banner(parts.join(' '), note && note.err);
+    }
+
+    // A fresh CSRF token from the list page (a saved page's may be old).
+    async function freshToken() {
+      try {
+        const doc = await getPage(base + '/dashboard');
+        const m = doc.querySelector('meta[name="csrf-token"]');
+        if (m) csrf = m.content;
+        return !!m;
+      } catch (e) { return false; }
+    }
+
+    // Sends one queued change: 'sent', 'conflict' (shown), 'failed'
+    // (shown, dropped) or 'later' (kept: no connection or server trouble).
+    async function send(item, problems) {
+      let r = await post(item.url, item.body);
+      const code = r.data && r.data.error && r.data.error.code;
+      if (r.status === 403 && /^csrf/.test(code || '') &&
+          await freshToken()) r = await post(item.url, item.body);
+      if (r.status === 0 || r.status === 401 || r.status === 429 ||
+          r.status >= 500) return 'later';
+      await tx('readwrite', (st) => st.delete(item.id));
+      if (r.ok) return 'sent';
+      problems.push((r.status === 409 ? 'Not applied — ' : 'Failed — ') +
+        '“' + item.label + '” on order ' + item.order + ': ' +
+        errorText(r) + (r.status === 409 ? ' Someone else changed the ' +
+        'order; look at it again before you act.' : ''));
+      return r.status === 409 ? 'conflict' : 'failed';
+    }
+
+    // Sends what is waiting, oldest first; a replay is harmless (each
+    // change carries the idempotency key it was made with).
+    async function flush() {
+      if (flushing || !window.indexedDB || !navigator.onLine) return;
+      flushing = true;
+      const problems = [];
+      let sent = 0, here = false;
+      try {
+        for (const item of await tx('readonly', (st) => st.getAll())) {
+          const how = await send(item, problems);
+          if (how === 'later') break;
+          if (how === 'sent') sent++;
+          if (item.order === order()) here = true;
+        }
+      } catch (e) { /* IndexedDB refused: try again on the next load */ }
+      flushing = false;
+      report(sent, problems, here);
+    }
+
+    // After a flush: a fresh page if this one changed or is a saved copy.
+    function report(sent, problems, here) {
+      let text = sent ? 'Back online: ' + sent + (sent === 1 ? ' change' :
+        ' changes') + ' made offline sent.' : '';
+      if (problems.length) text += (text ? ' ' : '') + problems.join(' ');
+      const err = problems.length > 0;
+      if (text) note = { text, err };
+      if (text && (meta('pd-offline') || (here && !err))) {
+        sessionStorage.setItem('pd-flash', JSON.stringify(note));
+      }
+      if (meta('pd-offline')) {
+        refresh();
+      } else if (text && here && !err) {
+        location.reload();
+      } else {
+        show();
+      }
+    }
+
+    // A saved copy while online again: reloads once the page answers, at
+    // most once in 5 s so that a flaky connection cannot loop.
+    async function refresh() {
+      show();
+      if (!navigator.onLine) return;
+      const wait = 5000 - (Date.now() -
+        (Number(sessionStorage.getItem('pd-refresh')) || 0));
+      if (wait > 0) {
+        setTimeout(refresh, wait);
+        return;
+      }
+      try {
+        const res = await fetch(location.href, { credentials: 'same-origin' });
+        if (!res.ok) throw new Error('HTTP ' + res.status);
+      } catch (e) {
+        setTimeout(refresh, 5000);
+        return;
+      }
+      sessionStorage.setItem('pd-refresh', String(Date.now()));
+      location.reload();
+    }
+
+    // What the flush before a reload had to say: {text, err} or null.
+    function flash() {
+      const f = sessionStorage.getItem('pd-flash');
+      sessionStorage.removeItem('pd-flash');
+      try { return f ? JSON.parse(f) : null; } catch (e) { return null; }
+    }
+
+    // Registers the worker and hands it the page to keep (it fetches the
+    // page again unless it saved it while serving it).
+    async function register() {
+      if (!('serviceWorker' in navigator) || meta('pd-offline')) return;
+      const sw = navigator.serviceWorker;
+      try {
+        await sw.register(base + '/dashboard/sw.js',
+          { scope: base + '/dashboard' });
+        const reg = await sw.ready;
+        const assets = [...document.querySelectorAll(
+          'link[rel=stylesheet], script[src]')].map((e) => e.href || e.src);
+        reg.active.postMessage({ type: 'keep', assets, page: location.href,
+          since: Math.floor(performance.timeOrigin) });
+      } catch (e) { /* no worker: the pages work online as before */ }
+    }
+
+    function start() {
+      if (!document.getElementById('main') ||
+          !location.pathname.startsWith(base + '/dashboard')) return;
+      note = flash();
+      show();
+      register();
+      window.addEventListener('online', flush);
+      window.addEventListener('offline', () => banner('Offline — changes ' +
+        'you make are saved on this device and sent when you are back ' +
+        'online.'));
+      flush();
+    }
+
+    return { queue, start };
+  }());
+
   listPage();
   orderActions();
   compareViews();
   zoomButtons();
+  offline.start();
 }());
