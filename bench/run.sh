@@ -269,7 +269,9 @@ bench_auth() {
 
 # 5. The orders list and search at $ORDERS orders (needs the seed of 2.).
 bench_orders() {
-    local db="sqlite:$SEED_DIR/printdesk.db"
+    local db
+    seed_once || { fail orders "could not seed the database"; return 0; }
+    db="sqlite:$SEED_DIR/printdesk.db"
 
     "$BUILD/bench/bench_orders" "$db" 300 2>/dev/null | sed 's/^/orders_/' ||
         { echo "orders: FAILED"; FAILED=1; }
@@ -343,11 +345,13 @@ session_cookie() {
         sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1
 }
 
-# wrk at 32 connections against one URL with the session; one line.
+# wrk at 32 connections against one URL with the session (and any more
+# wrk arguments, e.g. a header); one line.
 wrk_page() {
     local name=$1 url=$2 cookie=$3 floor=$4 out
+    shift 4
     out=$(wrk -t1 -c32 -d"${WRK_SECONDS}s" --latency -H "Cookie: $cookie" \
-        "$url" 2>&1) || { fail "$name" "wrk failed"; return 0; }
+        "$@" "$url" 2>&1) || { fail "$name" "wrk failed"; return 0; }
     echo "$out" | awk -v name="$name" -v floor="$floor" '
         /Requests\/sec/ { rps = $2 }
         /^ +99%/ { p99 = $2 }
@@ -358,40 +362,47 @@ wrk_page() {
         }'
 }
 
-# The dashboard's list page and the JSON list over the seeded orders.
-bench_pages() {
-    local data=$TMP/pages port cookie base
-    if ! seed_once; then
-        fail pages "could not seed the database"
-        return 0
-    fi
-    cp -a "$SEED_DIR" "$data"
+# One pass of the list URLs against a server started with the given
+# environment; names end in suffix.
+pages_pass() {
+    local suffix=$1 data=$2 port cookie base
+    shift 2
     port=$("$TMP/probe" free-port)
-    if ! start_server "$port" env STAFF_RATE_PER_MINUTE=100000 \
-            LOG_LEVEL=warning PRINTDESK_THREADS="$THREADS" "$BIN" serve \
+    if ! start_server "$port" env STAFF_RATE_PER_MINUTE=1000000 \
+            LOG_LEVEL=warning PRINTDESK_THREADS="$THREADS" "$@" "$BIN" serve \
             --listen "127.0.0.1:$port" --data-dir "$data"; then
-        fail pages "the server did not start"
+        fail "pages$suffix" "the server did not start"
         stop_server
         return 0
     fi
     base="http://127.0.0.1:$port"
     if ! cookie=$(session_cookie "$data" "$port") || [ -z "$cookie" ]; then
-        fail pages "no session cookie"
+        fail "pages$suffix" "no session cookie"
         stop_server
         return 0
     fi
-    wrk_page "orders_json_50_in_production" \
+    wrk_page "orders_json_50_in_production$suffix" \
         "$base/api/v1/orders?status=in_production&limit=50" "$cookie" 20000
-    wrk_page "orders_json_search_pet_name" \
+    wrk_page "orders_json_search_pet_name$suffix" \
         "$base/api/v1/orders?q=bella&limit=50" "$cookie" 20000
-    if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" \
-            "$base/dashboard")" = 200 ]; then
-        wrk_page "dashboard_list_50_in_production" \
-            "$base/dashboard?status=in_production" "$cookie" 10000
-    else
-        echo "dashboard_list_50_in_production: skipped (no /dashboard)"
-    fi
+    wrk_page "dashboard_list_50_in_production$suffix" \
+        "$base/dashboard?status=in_production" "$cookie" 10000 \
+        -H "Accept-Encoding: gzip"
     stop_server
+}
+
+# The dashboard's list page and the JSON list over the seeded orders: as
+# served (recent answers kept for LIST_CACHE_MS), then built afresh for
+# every request (LIST_CACHE_MS=0).
+bench_pages() {
+    local data=$TMP/pages
+    if ! seed_once; then
+        fail pages "could not seed the database"
+        return 0
+    fi
+    cp -a "$SEED_DIR" "$data"
+    pages_pass "" "$data"
+    pages_pass "_uncached" "$data" LIST_CACHE_MS=0
 }
 
 # Lighthouse (bench/node_modules, `npm ci --prefix bench`) with its default

@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "uploads/tus.h"
 #include "uploads/uploads.h"
+#include "web/answer_cache.h"
 #include "web/web.h"
 #include "webhooks/webhooks.h"
 
@@ -39,7 +40,7 @@ static const char help[] =
     "CONNECTION_TIMEOUT, MAX_CONNECTIONS, PER_IP_CONNECTIONS,\n"
     "HEADER_MEMORY_KIB, TRUST_PROXY, GOOGLE_CLOUD_PROJECT,\n"
     "UPLOAD_MAX_BYTES, UPLOAD_MAX_PIXELS, UPLOAD_SESSION_MAX_IMAGES,\n"
-    "TUS_MAX_SIZE, TUS_EXPIRY_SECONDS, UPLOAD_SPOOL_DIR.\n";
+    "TUS_MAX_SIZE, TUS_EXPIRY_SECONDS, UPLOAD_SPOOL_DIR, LIST_CACHE_MS.\n";
 
 /* Configuration checks that need more than one setting. */
 static int
@@ -234,6 +235,7 @@ start_http(const struct config *cfg, http_server **out)
         .guard = web_guard,
         .decorate = web_decorate,
         .trust_proxy = cfg->trust_proxy,
+        .after_change = web_after_change,
     };
     char ancestors[300], err[512];
     const struct http_route *routes;
@@ -242,6 +244,7 @@ start_http(const struct config *cfg, http_server **out)
     snprintf(ancestors, sizeof(ancestors), "https://%s "
              "https://admin.shopify.com", cfg->shop);
     hc.frame_ancestors = ancestors;
+    answer_cache_configure(cfg->list_cache_ms);
     routes = web_routes(&nroutes);
     if (http_server_start(&hc, routes, nroutes, out, err, sizeof(err)) !=
         PD_OK) {
@@ -308,7 +311,12 @@ cmd_serve(int argc, char **argv)
         goto done;
     prepare_uploads(&cfg, app.store);
     web_register_gauges();
-    if (guard_setup(&cfg) != PD_OK || start_http(&cfg, &app.server) < 0)
+    if (guard_setup(&cfg) != PD_OK) {
+        log_error("could not set up the request guard (rate limits): out "
+                  "of memory");
+        goto done;
+    }
+    if (start_http(&cfg, &app.server) < 0)
         goto done;
     start_housekeeping(&cfg, &webhook_env, app.store);
     announce(&cfg, app.server);

@@ -102,6 +102,7 @@ set_defaults(struct config *cfg)
     cfg->upload_max_pixels = 100000000;
     cfg->upload_session_max_images = 40;
     cfg->tus_expiry_s = 24 * 3600;
+    cfg->list_cache_ms = 1000;
     cfg->log_level = LOG_INFO;
     cfg->log_json = true;
 }
@@ -237,13 +238,14 @@ static const struct setting {
     COUNT("PER_IP_CONNECTIONS", per_ip_connections, 1, 100000),
     COUNT("HEADER_MEMORY_KIB", header_memory_kib, 8, 1024),
     COUNT("SESSION_TTL_HOURS", session_ttl_hours, 1, 168),
-    COUNT("STAFF_RATE_PER_MINUTE", staff_rate_per_minute, 1, 100000),
-    COUNT("PUBLIC_RATE_PER_MINUTE", public_rate_per_minute, 1, 100000),
+    COUNT("STAFF_RATE_PER_MINUTE", staff_rate_per_minute, 1, 1000000),
+    COUNT("PUBLIC_RATE_PER_MINUTE", public_rate_per_minute, 1, 1000000),
     COUNT("UPLOAD_MAX_BYTES", upload_max_bytes, 1024, 1024 * 1024 * 1024),
     COUNT("TUS_MAX_SIZE", tus_max_size, 1024, 4000000000),
     COUNT("UPLOAD_MAX_PIXELS", upload_max_pixels, 1, 1000000000),
     COUNT("UPLOAD_SESSION_MAX_IMAGES", upload_session_max_images, 1, 10000),
     COUNT("TUS_EXPIRY_SECONDS", tus_expiry_s, 1, 30 * 24 * 3600),
+    COUNT("LIST_CACHE_MS", list_cache_ms, 0, 60000),
     TEXT("UPLOAD_SPOOL_DIR", upload_spool_dir),
     TEXT("PUBLIC_URL", public_url),
     CUSTOM("LOG_LEVEL", apply_log_level),

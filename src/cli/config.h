@@ -42,6 +42,7 @@ struct config {
     unsigned upload_max_pixels;    /* width x height of an accepted image */
     unsigned upload_session_max_images; /* images one session may hold */
     unsigned tus_expiry_s;         /* an idle unfinished tus upload's life */
+    unsigned list_cache_ms;        /* a kept list answer's life; 0: none */
     char upload_spool_dir[512];    /* where uploads wait for checking */
     int log_level;
     bool log_json;

@@ -151,6 +151,19 @@ typedef long (*http_read_fn)(void *ctx, uint64_t pos, char *buf,
 int http_respond_stream(http_req *req, int status, const char *content_type,
                         int64_t size, http_read_fn read, void (*done)(void *),
                         void *ctx);
+/*
+ * gzip of len bytes of body, level as for pages, in *out (malloc'd, the
+ * caller frees) of *out_len bytes. PD_ENOMEM when it fails.
+ */
+int http_gzip(const void *body, size_t len, unsigned char **out,
+              size_t *out_len);
+/*
+ * Answers with a body the caller keeps in both forms (copied): gz, its
+ * gzip or NULL, goes to clients that would get this route gzipped.
+ */
+int http_respond_prepared(http_req *req, int status, const char *content_type,
+                          const void *body, size_t len, const void *gz,
+                          size_t gz_len);
 /* Answers with the contents of b as JSON (b is left as it was). */
 int http_respond_json(http_req *req, int status, pd_buf *b);
 /*

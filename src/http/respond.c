@@ -121,6 +121,50 @@ accepts_gzip(http_req *req)
     return ae != NULL && strstr(ae, "gzip") != NULL;
 }
 
+int
+http_gzip(const void *body, size_t len, unsigned char **out, size_t *out_len)
+{
+    z_stream z = {0};
+    size_t cap = compressBound((uLong)len) + 32;
+    unsigned char *gz = malloc(cap);
+    int rc = PD_ENOMEM;
+
+    if (gz == NULL || deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8,
+                                   Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(gz);
+        return PD_ENOMEM;
+    }
+    z.next_in = (Bytef *)body;
+    z.avail_in = (uInt)len;
+    z.next_out = gz;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FINISH) == Z_STREAM_END) {
+        *out = gz;
+        *out_len = z.total_out;
+        rc = PD_OK;
+    } else {
+        free(gz);
+    }
+    deflateEnd(&z);
+    return rc;
+}
+
+/* Whether this answer should go out gzipped: an HTML route, a client
+ * that takes gzip, and a body bigger than a packet. */
+static bool
+wants_gzip(http_req *req, size_t len)
+{
+    return len >= GZIP_MIN_BYTES && req->route != NULL &&
+           (req->route->flags & ROUTE_HTML) && accepts_gzip(req);
+}
+
+static void
+mark_gzipped(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Content-Encoding", "gzip");
+    MHD_add_response_header(resp, "Vary", "Accept-Encoding");
+}
+
 /*
  * HTML pages go out gzipped to clients that take it (phones on mobile
  * data): a list page shrinks about tenfold. NULL when not worth it or
@@ -129,36 +173,40 @@ accepts_gzip(http_req *req)
 static struct MHD_Response *
 gzipped_response(http_req *req, const void *body, size_t len)
 {
-    z_stream z = {0};
-    size_t cap = compressBound((uLong)len) + 32;
-    unsigned char *out;
-    struct MHD_Response *resp = NULL;
+    unsigned char *gz;
+    size_t gz_len;
+    struct MHD_Response *resp;
 
-    if (len < GZIP_MIN_BYTES || req->route == NULL ||
-        !(req->route->flags & ROUTE_HTML) || !accepts_gzip(req))
+    if (!wants_gzip(req, len) || http_gzip(body, len, &gz, &gz_len) != PD_OK)
         return NULL;
-    out = malloc(cap);
-    if (out == NULL || deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8,
-                                    Z_DEFAULT_STRATEGY) != Z_OK) {
-        free(out);
-        return NULL;
-    }
-    z.next_in = (Bytef *)body;
-    z.avail_in = (uInt)len;
-    z.next_out = out;
-    z.avail_out = (uInt)cap;
-    if (deflate(&z, Z_FINISH) == Z_STREAM_END)
-        resp = MHD_create_response_from_buffer(z.total_out, out,
-                                               MHD_RESPMEM_MUST_FREE);
-    deflateEnd(&z);
+    resp = MHD_create_response_from_buffer(gz_len, gz, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
-        free(out);
+        free(gz);
         return NULL;
     }
-    MHD_add_response_header(resp, "Content-Encoding", "gzip");
-    MHD_add_response_header(resp, "Vary", "Accept-Encoding");
-    req->response_bytes = z.total_out;
+    mark_gzipped(resp);
+    req->response_bytes = gz_len;
     return resp;
+}
+
+int
+http_respond_prepared(http_req *req, int status, const char *content_type,
+                      const void *body, size_t len, const void *gz,
+                      size_t gz_len)
+{
+    bool use_gz = gz != NULL && wants_gzip(req, len);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        use_gz ? gz_len : len, (void *)(use_gz ? gz : body),
+        MHD_RESPMEM_MUST_COPY);
+
+    if (resp == NULL)
+        return PD_ENOMEM;
+    if (use_gz)
+        mark_gzipped(resp);
+    if (content_type != NULL)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    req->response_bytes = use_gz ? gz_len : len;
+    return http_queue(req, status, resp);
 }
 
 int

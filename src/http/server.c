@@ -39,6 +39,7 @@ struct http_server {
     atomic_bool draining;
     http_guard_fn guard;
     http_decorate_fn decorate;
+    void (*after_change)(void);
     bool trust_proxy;
 };
 
@@ -598,6 +599,16 @@ answer_body_error(http_req *req)
                    "the request body could not be read");
 }
 
+/* Any method but the safe ones may change what is stored. */
+static bool
+may_change_state(const http_req *req)
+{
+    const char *m = req->method ? req->method : "";
+
+    return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
+           strcmp(m, "OPTIONS") != 0;
+}
+
 /* Last call: the whole request is in; run the handler. */
 static void
 finish_request(http_req *req)
@@ -618,6 +629,8 @@ finish_request(http_req *req)
         return;
     }
     rc = req->route->handler(req);
+    if (may_change_state(req) && req->server->after_change != NULL)
+        req->server->after_change();
     if (!req->answered) {
         if (rc == PD_OK) {
             log_error("handler for %s returned without answering",
@@ -770,6 +783,7 @@ http_server_start(const struct http_server_config *cfg,
                  : "'none'");
     s->guard = cfg->guard;
     s->decorate = cfg->decorate;
+    s->after_change = cfg->after_change;
     s->trust_proxy = cfg->trust_proxy;
     rc = build_router(s, err, errlen);
     if (rc == PD_OK)

@@ -24,6 +24,12 @@ struct http_server_config {
     http_guard_fn guard;            /* may be NULL: everything is open */
     http_decorate_fn decorate;      /* may be NULL */
     bool trust_proxy;               /* client address from X-Forwarded-For */
+    /*
+     * May be NULL. Runs when the handler of a request that may change
+     * state (any method but GET, HEAD and OPTIONS) has returned, before
+     * its answer goes out: caches of what it may have changed drop here.
+     */
+    void (*after_change)(void);
 };
 
 /*

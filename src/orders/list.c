@@ -441,8 +441,29 @@ static struct {
     pthread_mutex_t lock;
     bool valid;
     int64_t at_ms;
+    uint64_t generation; /* bumped by orders_counts_forget */
     struct orders_counts counts;
 } shared_counts = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void
+orders_counts_forget(void)
+{
+    pthread_mutex_lock(&shared_counts.lock);
+    shared_counts.valid = false;
+    shared_counts.generation++;
+    pthread_mutex_unlock(&shared_counts.lock);
+}
+
+static uint64_t
+counts_generation(void)
+{
+    uint64_t g;
+
+    pthread_mutex_lock(&shared_counts.lock);
+    g = shared_counts.generation;
+    pthread_mutex_unlock(&shared_counts.lock);
+    return g;
+}
 
 static bool
 fresh_counts(struct orders_counts *out)
@@ -461,17 +482,21 @@ fresh_counts(struct orders_counts *out)
 static int
 count_all_shared(db *d, struct orders_counts *out)
 {
+    uint64_t generation;
     int rc;
 
     if (fresh_counts(out))
         return PD_OK;
+    generation = counts_generation();
     rc = count_all(d, out);
     if (rc != PD_OK)
         return rc;
     pthread_mutex_lock(&shared_counts.lock);
-    shared_counts.counts = *out;
-    shared_counts.at_ms = pd_now_ms();
-    shared_counts.valid = true;
+    if (generation == shared_counts.generation) {
+        shared_counts.counts = *out;
+        shared_counts.at_ms = pd_now_ms();
+        shared_counts.valid = true;
+    }
     pthread_mutex_unlock(&shared_counts.lock);
     return PD_OK;
 }

@@ -143,6 +143,8 @@ int orders_count(db *d, const struct orders_filter *f,
  */
 int orders_count_shared(db *d, const struct orders_filter *f,
                         struct orders_counts *out);
+/* Drops the shared counts: orders may have changed. */
+void orders_counts_forget(void);
 
 /* ---- one order (detail.c) ---- */
 

@@ -6,6 +6,8 @@
  */
 #include "web/web.h"
 
+#include "web/answer_cache.h"
+
 #include "crypto/pii.h"
 
 #include "auth/guard.h"
@@ -261,9 +263,13 @@ web_api_orders_list(http_req *req)
     struct orders_counts counts;
     bool want_counts;
     db *d = db_thread();
+    const char *key = answer_cache_key(req, "orders.json");
+    uint64_t generation = answer_cache_generation();
     pd_buf b;
     int rc;
 
+    if (key != NULL && answer_cache_send(req, key, &rc))
+        return rc;
     if (d == NULL)
         return PD_EUNAVAIL;
     if (read_filter(req, &f, &want_counts) != PD_OK)
@@ -280,7 +286,9 @@ web_api_orders_list(http_req *req)
         json_counts(&b, &counts);
     }
     buf_puts(&b, "}\n");
-    rc = http_respond_json(req, 200, &b);
+    rc = key != NULL ? answer_cache_send_new(req, key, generation,
+                                             "application/json", false, &b)
+                     : http_respond_json(req, 200, &b);
     buf_free(&b);
     return rc;
 }

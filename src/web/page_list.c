@@ -15,6 +15,7 @@
 #include "db/db.h"
 #include "obs/log.h"
 #include "orders/orders.h"
+#include "web/answer_cache.h"
 #include "web/web.h"
 
 #include <stdbool.h>
@@ -581,9 +582,13 @@ web_page_list(http_req *req)
     struct orders_counts counts;
     struct list_view v;
     db *d = db_thread();
+    const char *key = answer_cache_key(req, "list.html");
+    uint64_t generation = answer_cache_generation();
     pd_buf b;
     int rc;
 
+    if (key != NULL && answer_cache_send(req, key, &rc))
+        return rc;
     if (d == NULL)
         return PD_EUNAVAIL;
     if ((rc = read_filter(req, &f, &v)) != PD_OK)
@@ -591,7 +596,7 @@ web_page_list(http_req *req)
     rc = orders_list(d, &f, http_arena(req), &page);
     if (rc == PD_EINVAL)
         return http_error(req, 400, NULL, page.message);
-    if (rc != PD_OK || (rc = orders_count(d, &f, &counts)) != PD_OK)
+    if (rc != PD_OK || (rc = orders_count_shared(d, &f, &counts)) != PD_OK)
         return rc;
     buf_init(&b);
     pages_head(&b, req, "Orders");
@@ -607,7 +612,10 @@ web_page_list(http_req *req)
         buf_puts(&b, "\"></script>");
     }
     pages_foot(&b);
-    rc = pages_send(req, &b);
+    rc = key != NULL ? answer_cache_send_new(req, key, generation,
+                                             "text/html; charset=utf-8",
+                                             true, &b)
+                     : pages_send(req, &b);
     buf_free(&b);
     return rc;
 }

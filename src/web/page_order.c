@@ -2,9 +2,9 @@
  * page_order.c — GET /dashboard/orders/{order}: one order for staff. Per
  * pet the original beside its cut-out, a comparison view and the zoom
  * viewer's hooks, print readiness at the ordered size; for fulfillers
- * the workflow's moves, claim, notes and the zip; a timeline of moves
- * (with time in each stage) and notes; previous and next order within
- * the list's filter, which the list's links carry in the query.
+ * the workflow's moves, claim, notes and the zip; the timeline
+ * (page_timeline.c); previous and next order within the list's filter,
+ * which the list's links carry in the query.
  */
 #include "web/pages.h"
 
@@ -251,77 +251,6 @@ pet_section(pd_buf *b, const struct order_view *v, const struct order_pet *p,
     buf_puts(b, "</section>");
 }
 
-/* ---- notes and the timeline ---- */
-
-static void
-note_form(pd_buf *b, const struct order_view *v)
-{
-    if (!v->can_act)
-        return;
-    buf_puts(b, "<form class=\"note-form\" id=\"note-form\"><label "
-                "for=\"note\">Add a note</label><textarea id=\"note\" "
-                "name=\"body\" rows=\"3\" maxlength=\"4000\" required>"
-                "</textarea><button type=\"submit\" class=\"btn\">Add note"
-                "</button></form>");
-}
-
-static void
-event_item(pd_buf *b, const struct order_detail *o, int i, int64_t now)
-{
-    const struct order_event *ev = &o->history[i];
-    int64_t until = i + 1 < o->n_history ? o->history[i + 1].at : now;
-
-    buf_puts(b, "<li class=\"ev\">");
-    pages_time(b, ev->at);
-    buf_puts(b, " <b>");
-    if (ev->from != NULL) {
-        pages_text(b, pages_status_label(ev->from));
-        buf_puts(b, " → ");
-    }
-    pages_text(b, pages_status_label(ev->to));
-    buf_puts(b, "</b> by ");
-    pages_text(b, ev->actor ? ev->actor : "Shopify");
-    buf_puts(b, "<span class=\"stay\">");
-    pages_text(b, pages_status_label(ev->to));
-    buf_puts(b, " for ");
-    pages_duration(b, until - ev->at);
-    buf_puts(b, i + 1 < o->n_history ? "" : " so far");
-    buf_puts(b, "</span></li>");
-}
-
-static void
-note_item(pd_buf *b, const struct order_note *n)
-{
-    buf_puts(b, "<li class=\"nt\">");
-    pages_time(b, n->created_at);
-    buf_puts(b, " <b>Note</b> by ");
-    pages_text(b, n->author);
-    buf_puts(b, "<span class=\"body\">");
-    pages_text(b, n->body);
-    buf_puts(b, "</span></li>");
-}
-
-/* Moves and notes merged, oldest first (both lists come sorted). */
-static void
-timeline(pd_buf *b, const struct order_view *v)
-{
-    const struct order_detail *o = v->o;
-    int64_t now = pd_now_ms();
-    int i = 0, j = 0;
-
-    buf_puts(b, "<section class=\"tl\"><h2>Timeline</h2>");
-    note_form(b, v);
-    buf_puts(b, "<ol class=\"timeline\" id=\"timeline\">");
-    while (i < o->n_history || j < o->n_notes) {
-        if (j >= o->n_notes ||
-            (i < o->n_history && o->history[i].at <= o->notes[j].created_at))
-            event_item(b, o, i++, now);
-        else
-            note_item(b, &o->notes[j++]);
-    }
-    buf_puts(b, "</ol></section>");
-}
-
 /* ---- previous and next within the list's filter ---- */
 
 /* Whether (at, id) of o is after (at, id) of the current order. */
@@ -509,7 +438,7 @@ render(pd_buf *b, const struct order_view *v)
     actions(b, v);
     for (int i = 0; i < v->o->order.n_pets; i++)
         pet_section(b, v, &v->o->order.pets[i], i);
-    timeline(b, v);
+    pages_timeline(b, v->o, v->can_act);
     pages_foot(b);
 }
 

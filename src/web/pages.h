@@ -69,6 +69,14 @@ const char *pages_status_label(const char *status);
 /* The name of staff member id (for "claimed by"), in a; NULL if none. */
 const char *pages_staff_name(http_req *req, int64_t id);
 
+struct order_detail;
+/*
+ * The order page's timeline (page_timeline.c): moves with the time spent
+ * in each stage, notes, Shopify's events, claims and every view and
+ * download of a photo, oldest first; and the note form when can_note.
+ */
+void pages_timeline(pd_buf *b, const struct order_detail *o, bool can_note);
+
 struct orders_filter;
 /*
  * The list's filter from the request's query (status, q, from, to,

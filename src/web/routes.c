@@ -6,6 +6,8 @@
 #include "web/web.h"
 
 #include "auth/staff.h"
+#include "orders/orders.h"
+#include "web/answer_cache.h"
 #include "web/pages.h"
 #include "webhooks/webhooks.h"
 
@@ -27,6 +29,13 @@ struct app *
 web_app(void)
 {
     return the_app;
+}
+
+void
+web_after_change(void)
+{
+    answer_cache_invalidate();
+    orders_counts_forget();
 }
 
 /*

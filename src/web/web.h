@@ -53,6 +53,11 @@ void web_decorate(http_req *req, const struct http_route *route,
                   int status);
 void web_cors_preflight_headers(http_req *req);
 int web_upload_options(http_req *req);
+/*
+ * The server's after_change hook: a request that may have changed orders
+ * has been handled, so kept list answers and counts are dropped.
+ */
+void web_after_change(void);
 /* The App Proxy's path prefix of this request ("" when direct). */
 const char *web_path_prefix(http_req *req);
 

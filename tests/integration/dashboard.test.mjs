@@ -372,6 +372,15 @@ test('phone: filter, search, open, compare, zoom, claim, move, note',
     assert.match(timeline, /In production → Printed by customer:2002/);
     assert.match(timeline, /Printed for \d+ s so far/);
     assert.match(timeline, /Note by .*Printed on the Epson, glossy/);
+    // Reopened, the timeline also shows the claim and the photos opened:
+    // previews on the page and in the viewer, the full original.
+    await page.reload();
+    const full = await page.locator('#timeline').textContent();
+    assert.match(full, /Claimed by customer:2002/);
+    assert.match(full, /Viewed .+'s (original|cut-out)( ×\d+)? by customer:2002/);
+    assert.match(full, /Downloaded .+'s original by customer:2002/);
+    assert.ok(full.indexOf('Claimed') < full.indexOf('Printed by'),
+      'oldest first: the claim came before the move');
     assert.deepEqual(page.problems, []);
     await page.context().close();
 

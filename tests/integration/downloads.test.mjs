@@ -9,26 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freshState, runPrintdesk, startServer } from '../lib/server.mjs';
 import {
-  BACKEND, freshState, runPrintdesk, startServer,
-} from '../lib/server.mjs';
-import {
-  STAFF_ENV, addStaff, dbQuery, isSanitized, readObject, residentMiB,
+  STAFF_ENV, addStaff, dbExec as sqlExec, dbQuery, isSanitized, readObject, residentMiB,
   sha256, staffGet,
 } from '../lib/uploads.mjs';
 
 const VIEWER = '2001', FULFILLER = '2002';
 let state, server, scratch;
-
-// Runs a statement that changes the test database.
-function sqlExec(query) {
-  if (BACKEND === 'postgres') {
-    execFileSync('psql', [state.databaseUrl, '-qAtc', query]);
-  } else {
-    execFileSync('sqlite3', [state.databaseUrl.slice('sqlite:'.length),
-      query]);
-  }
-}
 
 before(async () => {
   state = freshState();
@@ -192,7 +180,7 @@ test('an order without files still gives a zip with the manifest',
   async () => {
     const [{ id, name }] = dbQuery(state,
       'SELECT id, name FROM orders ORDER BY id DESC LIMIT 1');
-    sqlExec(`UPDATE pets SET original_image_id = NULL,
+    sqlExec(state, `UPDATE pets SET original_image_id = NULL,
       processed_image_id = NULL WHERE order_id = ${id}`);
     const { res, path } = await download(
       `/api/v1/orders/${name.slice(1)}/download.zip`);
@@ -219,9 +207,9 @@ test('viewers may not download; an unknown order is a 404', async () => {
 
 test('the print queue holds every file of every in_production order',
   async () => {
-    sqlExec(`UPDATE orders SET status = 'pending'
+    sqlExec(state, `UPDATE orders SET status = 'pending'
       WHERE status = 'in_production'`);
-    sqlExec(`UPDATE orders SET status = 'in_production' WHERE id IN
+    sqlExec(state, `UPDATE orders SET status = 'in_production' WHERE id IN
       (SELECT id FROM orders WHERE status = 'pending' ORDER BY id
        LIMIT 12)`);
     const ids = dbQuery(state, `SELECT id FROM orders
@@ -245,7 +233,7 @@ test('the print queue holds every file of every in_production order',
 
 test('a print queue of hundreds of orders streams in flat memory',
   async () => {
-    sqlExec(`UPDATE orders SET status = 'in_production'
+    sqlExec(state, `UPDATE orders SET status = 'in_production'
       WHERE status <> 'cancelled'`);
     const [{ n, bytes }] = dbQuery(state, `SELECT COUNT(DISTINCT o.id) AS n,
       SUM(i.bytes) AS bytes FROM orders o JOIN pets p ON p.order_id = o.id

@@ -134,6 +134,15 @@ export function dbQuery(state, sql) {
   return out.trim() === '' ? [] : JSON.parse(out);
 }
 
+// Runs a statement that changes the test database (no rows back).
+export function dbExec(state, sql) {
+  if (BACKEND === 'postgres') {
+    execFileSync('psql', [state.databaseUrl, '-qAtc', sql]);
+  } else {
+    execFileSync('sqlite3', [state.databaseUrl.replace(/^sqlite:/, ''), sql]);
+  }
+}
+
 // Adds a staff member with the printdesk CLI.
 export async function addStaff(state, customerId, role = 'viewer') {
   const res = await runPrintdesk(['staff', 'add', customerId, '--role', role],
