@@ -10,6 +10,7 @@
 #include "web/answer_cache.h"
 
 #include "auth/guard.h"
+#include "auth/guard_setup.h"
 #include "auth/staff.h"
 #include "common/arena.h"
 #include "common/err.h"
@@ -109,9 +110,10 @@ answer_cache_key(http_req *req, const char *kind)
 
     if (who != NULL)
         staff_actor(who, actor, sizeof(actor));
-    return arena_printf(http_arena(req), "%s|%s|%s|%d|%s", kind,
+    return arena_printf(http_arena(req), "%s|%s|%s|%d|%d|%s", kind,
                         web_path_prefix(req), actor,
                         who != NULL ? (int)who->role : -1,
+                        http_cookie(req, GUARD_SESSION_COOKIE) != NULL,
                         http_raw_query(req));
 }
 

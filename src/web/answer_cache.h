@@ -22,8 +22,9 @@
 
 /*
  * The key of req's answer of the given kind ("orders.json", "list.html"):
- * the kind, the path prefix, who asks (id and role) and the query as
- * sent, in req's arena; NULL when out of memory.
+ * the kind, the path prefix, who asks (id, role, and whether with a
+ * session cookie) and the query as sent, in req's arena; NULL when out
+ * of memory.
  */
 const char *answer_cache_key(http_req *req, const char *kind);
 /*

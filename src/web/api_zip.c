@@ -69,6 +69,7 @@ struct zip_job {
     char order_part[ZIP_NAME_MAX + 1]; /* the current order's folder */
     int orders, entries;
     int64_t data_bytes, started_ns;
+    int64_t files_bytes;       /* what the files come to, told up front */
 };
 
 /* ---- names ---- */
@@ -156,6 +157,51 @@ load_image(db *d, const char *id, struct zip_file *f, char *format,
     }
     db_rows_free(r);
     return rc;
+}
+
+/* Adds the stored size of image id (0 when gone) to *bytes. */
+static int
+add_image_bytes(db *d, const char *id, int64_t *bytes)
+{
+    int64_t n = 0;
+    int rc;
+
+    if (id == NULL || id[0] == '\0')
+        return PD_OK;
+    rc = db_query_int(d, "SELECT COALESCE(SUM(bytes), 0) FROM images "
+                         "WHERE id = ? AND deleted_at IS NULL",
+                      (db_arg[]){DB_TEXT(id)}, 1, &n);
+    *bytes += n;
+    return rc;
+}
+
+/* What the files of the orders in rows come to. */
+static int
+summaries_bytes(db *d, const struct order_summary *rows, int n,
+                int64_t *bytes)
+{
+    int rc = PD_OK;
+
+    for (int i = 0; i < n && rc == PD_OK; i++)
+        for (int k = 0; k < rows[i].n_pets && rc == PD_OK; k++) {
+            rc = add_image_bytes(d, rows[i].pets[k].original_image_id, bytes);
+            if (rc == PD_OK)
+                rc = add_image_bytes(d, rows[i].pets[k].processed_image_id,
+                                     bytes);
+        }
+    return rc;
+}
+
+/* What the files of every in_production order come to. */
+static int
+queue_bytes(db *d, int64_t *bytes)
+{
+    return db_query_int(
+        d, "SELECT COALESCE(SUM(i.bytes), 0) FROM orders o "
+           "JOIN pets p ON p.order_id = o.id "
+           "JOIN images i ON i.id IN (p.original_image_id, "
+           "p.processed_image_id) AND i.deleted_at IS NULL "
+           "WHERE o.status = 'in_production'", NULL, 0, bytes);
 }
 
 /* Adds the pet's image id (kind "original" or "cutout") to the plan. */
@@ -507,6 +553,12 @@ respond_zip(http_req *req, struct zip_job *j)
     snprintf(value, sizeof(value), "attachment; filename=\"%s\"",
              j->filename);
     http_add_header(req, "Content-Disposition", value);
+    /* The zip's length is not known before it is made; this lets the
+     * page show how far a download has come. */
+    if (j->files_bytes > 0) {
+        snprintf(value, sizeof(value), "%lld", (long long)j->files_bytes);
+        http_add_header(req, "X-Files-Bytes", value);
+    }
     http_add_header(req, "Cache-Control", "no-store");
     return http_respond_stream(req, 200, "application/zip", -1, zip_read,
                                zip_done, j);
@@ -532,6 +584,8 @@ web_api_order_zip(http_req *req)
         rc = job_new(req, false, &j);
     if (rc == PD_OK)
         rc = plan_order(j, d, &o.order);
+    if (rc == PD_OK)
+        rc = summaries_bytes(d, &o.order, 1, &j->files_bytes);
     if (rc != PD_OK) {
         job_free(j);
         return rc;
@@ -565,7 +619,8 @@ web_api_print_queue_zip(http_req *req)
         return rc;
     snprintf(j->filename, sizeof(j->filename), "print-queue-%s.zip", day);
     /* The first page now, so a database failure is an error answer. */
-    if ((rc = next_page(j, db_thread())) != PD_OK) {
+    if ((rc = next_page(j, db_thread())) != PD_OK ||
+        (rc = queue_bytes(db_thread(), &j->files_bytes)) != PD_OK) {
         job_free(j);
         return rc;
     }
@@ -707,6 +762,8 @@ web_api_orders_zip(http_req *req)
                           arena_printf(http_arena(req),
                                        "There is no order %s.", missing));
     }
+    if (rc == PD_OK)
+        rc = summaries_bytes(d, j->page.rows, j->page.n, &j->files_bytes);
     if (rc == PD_OK) {
         listed_filename(j);
         rc = audit_listed(req, j);

@@ -116,6 +116,10 @@ web_auth_logout(http_req *req)
             return rc;
     }
     set_session_cookie(req, "", 0);
+    /* Directly (not through the shop's domain, whose storage is not
+     * ours), the browser drops the saved pages and offline changes. */
+    if (web_path_prefix(req)[0] == '\0')
+        http_add_header(req, "Clear-Site-Data", "\"cache\", \"storage\"");
     guard_audit(req, "auth.logout", "session", NULL, 0, NULL);
     return http_respond(req, 200, "application/json",
                         "{\"signed_out\":true}\n", 20, false);

@@ -538,7 +538,8 @@ queue_link(pd_buf *b, http_req *req)
 
     if (who == NULL || who->role < ROLE_FULFILLER)
         return;
-    buf_puts(b, "<p class=\"queue\"><a class=\"btn\" download href=\"");
+    buf_puts(b, "<p class=\"queue\"><a class=\"btn\" data-zip download "
+                "href=\"");
     pages_url(b, req, "/api/v1/print-queue.zip");
     buf_puts(b, "\">Download the print queue</a></p>");
 }
@@ -566,7 +567,7 @@ bulk_bar(pd_buf *b, http_req *req, const struct list_view *v)
                    pages_status_label(bulk_moves[i]));
     buf_puts(b, "</select><button type=\"submit\" class=\"btn\" "
                 "id=\"bulk-move\">Move</button><a class=\"btn\" "
-                "id=\"bulk-zip\" download role=\"link\" "
+                "id=\"bulk-zip\" data-zip download role=\"link\" "
                 "aria-disabled=\"true\">Download zip of selected</a></div>"
                 "<p id=\"bulk-msg\" class=\"msg\" role=\"status\" "
                 "aria-live=\"polite\"></p></form>");

@@ -138,7 +138,7 @@ actions(pd_buf *b, const struct order_view *v)
                    mine ? "release" : "claim",
                    mine ? "Release" : s->claimed_by > 0 ? "Take over"
                                                         : "Claim");
-    buf_puts(b, "<a class=\"btn\" download href=\"");
+    buf_puts(b, "<a class=\"btn\" data-zip download href=\"");
     order_api_url(b, v, "download.zip");
     buf_puts(b, "\">Download zip</a></div><p id=\"msg\" class=\"msg\" "
                 "role=\"status\" aria-live=\"polite\"></p></section>");

@@ -7,6 +7,7 @@
 #include "web/pages.h"
 
 #include "auth/guard.h"
+#include "auth/guard_setup.h"
 #include "common/err.h"
 #include "db/db.h"
 #include "web/web.h"
@@ -62,6 +63,11 @@ header_bar(pd_buf *b, http_req *req)
         pages_text(b, who->name[0] ? who->name : who->external_id);
         buf_printf(b, " · %s</span>", staff_role_name(who->role));
     }
+    /* Through the App Proxy the shop's own sign-in is the session. */
+    if (who != NULL && web_path_prefix(req)[0] == '\0' &&
+        http_cookie(req, GUARD_SESSION_COOKIE) != NULL)
+        buf_puts(b, "<button type=\"button\" class=\"signout\" "
+                    "data-signout hidden>Sign out</button>");
     buf_puts(b, "</header>");
 }
 

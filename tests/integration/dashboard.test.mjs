@@ -5,14 +5,16 @@
 // claim, move, note, timeline; a viewer's page; axe-core).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { freshState, startServer } from '../lib/server.mjs';
 import { proxied } from '../lib/shopify.mjs';
 import {
   CHROMIUM, DESK_ENV as ENV, deskCli, launchChromium,
-  loginLink as deskLink, sessionCookie as deskCookie,
+  loginLink as deskLink, sessionCookie as deskCookie, zipContents,
 } from '../lib/desk.mjs';
 
 const require = createRequire(import.meta.url);
@@ -390,6 +392,59 @@ test('phone: filter, search, open, compare, zoom, claim, move, note',
       { headers: { cookie } })).json();
     assert.equal(api.order.status, 'printed');
     assert.ok(api.order.notes.some((n) => /Epson/.test(n.body)));
+  });
+
+// Downloads one zip by clicking the link named name; its saved path, the
+// name the browser was given, and what the page said when it was done.
+async function downloadZip(page, name, dir) {
+  const link = page.getByRole('link', { name });
+  const [download] = await Promise.all([
+    page.waitForEvent('download'), link.click()]);
+  const file = join(dir, download.suggestedFilename());
+  await download.saveAs(file);
+  const status = page.locator('.zip-progress');
+  await status.filter({ hasText: 'Downloaded' }).waitFor();
+  return { file, filename: download.suggestedFilename(),
+    said: await status.textContent(),
+    bar: await status.locator('progress').getAttribute('value') };
+}
+
+test("phone: an order's zip and the print queue download with progress",
+  { skip }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pd-dash-zip-'));
+    const page = await signedIn(FULFILLER);
+    const cookie = await sessionCookie(VIEWER);
+    const queue = (await (await fetch(
+      url('/api/v1/orders?status=in_production&limit=200'),
+      { headers: { cookie } })).json()).orders;
+    assert.ok(queue.length > 1, 'the demo data has a print queue');
+
+    // One order, from its page.
+    const ref = queue[0].name.slice(1);
+    await page.goto(url(`/dashboard/orders/${ref}`));
+    const one = await downloadZip(page, 'Download zip', dir);
+    assert.equal(one.filename, `order-${ref}.zip`);
+    assert.match(one.said, /^ ?Downloaded order-\d+\.zip \(\d+\.\d MB\)\.$/);
+    assert.equal(one.bar, '100');
+    const order = zipContents(one.file);
+    const files = queue[0].pets.flatMap((p) =>
+      [p.original_image, p.processed_image].filter(Boolean));
+    assert.equal(order.names.length, files.length + 1);
+    assert.ok(order.names.slice(0, -1).every((n) => n.startsWith(`${ref}/`)));
+    assert.equal(order.manifest.length, files.length + 1);
+
+    // The whole print queue, from the list.
+    await page.goto(url('/dashboard'));
+    const all = await downloadZip(page, 'Download the print queue', dir);
+    assert.match(all.filename, /^print-queue-\d{4}-\d{2}-\d{2}\.zip$/);
+    const zip = zipContents(all.file);
+    const folders = [...new Set(zip.names.slice(0, -1)
+      .map((n) => n.split('/')[0]))].sort();
+    assert.deepEqual(folders, queue.map((o) => o.name.slice(1)).sort());
+    assert.equal(zip.manifest.length, zip.names.length);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
 test('phone: a viewer sees the order but no controls', { skip },

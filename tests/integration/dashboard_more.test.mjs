@@ -8,12 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { freshState, startServer } from '../lib/server.mjs';
 import { dbQuery } from '../lib/uploads.mjs';
 import {
   CHROMIUM, DESK_ENV as ENV, deskCli, launchChromium,
-  loginLink as deskLink,
+  loginLink as deskLink, zipContents,
 } from '../lib/desk.mjs';
 const VIEWER = '2001', FULFILLER = '2002';
 const DAY = 86400000;
@@ -260,21 +259,7 @@ test('previous / next under a search and a date range', async () => {
 
 // ---- one zip of several orders ----
 
-function inspect(path) {
-  const names = execFileSync('unzip', ['-Z1', path]).toString()
-    .split('\n').filter(Boolean);
-  execFileSync('unzip', ['-tq', path]);
-  const py = `
-import json, sys, zipfile
-z = zipfile.ZipFile(sys.argv[1])
-assert z.testzip() is None
-print(json.dumps([[i.filename, i.compress_type] for i in z.infolist()]))`;
-  const entries = JSON.parse(execFileSync('/usr/bin/python3',
-    ['-c', py, path]).toString());
-  const manifest = execFileSync('unzip', ['-p', path, 'manifest.csv'])
-    .toString().split('\r\n').filter(Boolean);
-  return { names, entries, manifest };
-}
+const inspect = zipContents;
 
 async function zipOf(list, id = FULFILLER) {
   return fetch(url(`/api/v1/orders/download.zip?orders=${list}`),

@@ -52,3 +52,22 @@ export async function launchChromium() {
     args: ['--no-sandbox', '--disable-gpu'],
   });
 }
+
+// What unzip and Python's zipfile see in the zip at path: entry names,
+// [name, compression] pairs, and manifest.csv's lines. Both must find
+// the archive sound.
+export function zipContents(path) {
+  const names = execFileSync('unzip', ['-Z1', path]).toString()
+    .split('\n').filter(Boolean);
+  execFileSync('unzip', ['-tq', path]);
+  const py = `
+import json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None
+print(json.dumps([[i.filename, i.compress_type] for i in z.infolist()]))`;
+  const entries = JSON.parse(execFileSync('/usr/bin/python3',
+    ['-c', py, path]).toString());
+  const manifest = execFileSync('unzip', ['-p', path, 'manifest.csv'])
+    .toString().split('\r\n').filter(Boolean);
+  return { names, entries, manifest };
+}

@@ -539,11 +539,164 @@
       flush();
     }
 
-    return { queue, start };
+    // Drops everything kept on this device for the signed-in person: the
+    // queue, the saved pages and assets, and the worker itself.
+    async function forget() {
+      const tasks = [];
+      if (window.indexedDB) {
+        tasks.push(new Promise((resolve) => {
+          const del = indexedDB.deleteDatabase(DB);
+          del.onsuccess = del.onerror = del.onblocked = () => resolve();
+        }));
+      }
+      if (window.caches) {
+        tasks.push(caches.keys().then((names) => Promise.all(names
+          .filter((n) => n.startsWith('pd-')).map((n) => caches.delete(n)))));
+      }
+      if (navigator.serviceWorker) {
+        tasks.push(navigator.serviceWorker.getRegistrations().then((regs) =>
+          Promise.all(regs.map((r) => r.unregister()))));
+      }
+      await Promise.all(tasks.map((t) => t.catch(() => null)));
+    }
+
+    return { queue, start, waiting, forget };
   }());
+
+  // ---- signing out (direct sessions) ----
+  // Ends the session on the server, then clears what this device kept,
+  // so the next person on the phone sees none of it, even offline.
+  function signOut() {
+    const button = document.querySelector('[data-signout]');
+    if (!button) return;
+    button.hidden = false;
+    button.addEventListener('click', async () => {
+      const n = await offline.waiting();
+      if (n > 0 && !window.confirm(n + (n === 1 ? ' change' : ' changes') +
+          ' made offline have not been sent yet. Sign out and drop ' +
+          (n === 1 ? 'it?' : 'them?'))) return;
+      button.disabled = true;
+      const r = await post(base + '/auth/logout', {});
+      if (!r.ok) {
+        button.disabled = false;
+        window.alert(r.status === 0 ? 'You are offline: sign out once ' +
+          'you are back online.' : errorText(r));
+        return;
+      }
+      await offline.forget();
+      const main = document.getElementById('main');
+      main.innerHTML = '<h1>Signed out</h1><p>This device no longer ' +
+        'keeps your orders or changes. Use a new sign-in link to come ' +
+        'back.</p>';
+      document.querySelectorAll('.bar .who, [data-signout]')
+        .forEach((e) => e.remove());
+    });
+  }
+
+  // ---- zip downloads with progress ----
+  // A link marked data-zip is fetched by the page, which shows how much
+  // has arrived (of the files' total the server tells up front; the zip
+  // adds a little), then hands the finished file to the browser.
+  function mb(n) { return (n / 1048576).toFixed(1) + ' MB'; }
+
+  function zipName(res, a) {
+    const m = /filename="([^"]+)"/.exec(
+      res.headers.get('Content-Disposition') || '');
+    return m ? m[1] : (a.getAttribute('download') || 'download.zip');
+  }
+
+  function zipStatus(a) {
+    let box = a.parentNode.querySelector('.zip-progress');
+    if (!box) {
+      box = document.createElement('p');
+      box.className = 'zip-progress msg';
+      box.setAttribute('role', 'status');
+      box.innerHTML = '<progress max="100" value="0"></progress> ' +
+        '<span></span>';
+      a.insertAdjacentElement('afterend', box);
+    }
+    box.classList.remove('err');
+    return {
+      show(got, total) {
+        const bar = box.querySelector('progress');
+        if (total > 0) bar.value = Math.min(99, 100 * got / total);
+        else bar.removeAttribute('value');
+        box.querySelector('span').textContent = 'Downloading: ' + mb(got) +
+          (total > 0 ? ' of about ' + mb(total) : '');
+      },
+      done(name, got) {
+        box.querySelector('progress').value = 100;
+        box.querySelector('span').textContent = 'Downloaded ' + name +
+          ' (' + mb(got) + ').';
+      },
+      fail(text) {
+        box.classList.add('err');
+        box.querySelector('progress').value = 0;
+        box.querySelector('span').textContent = text;
+      },
+    };
+  }
+
+  function saveBlob(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = name;
+    link.hidden = true;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
+  async function fetchZip(a) {
+    const status = zipStatus(a);
+    a.setAttribute('aria-busy', 'true');
+    try {
+      const res = await fetch(a.href, { credentials: 'same-origin' });
+      if (!res.ok) {
+        const data = await res.json().catch(() => null);
+        status.fail(errorText({ status: res.status, data }));
+        return;
+      }
+      const total = Number(res.headers.get('X-Files-Bytes')) || 0;
+      const reader = res.body.getReader();
+      const parts = [];
+      let got = 0;
+      status.show(0, total);
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        got += value.length;
+        status.show(got, total);
+      }
+      const name = zipName(res, a);
+      saveBlob(new Blob(parts, { type: 'application/zip' }), name);
+      status.done(name, got);
+    } catch (e) {
+      status.fail('The download stopped: ' + (navigator.onLine ?
+        'the connection broke.' : 'you are offline.') + ' Try again.');
+    } finally {
+      a.removeAttribute('aria-busy');
+    }
+  }
+
+  function zipLinks() {
+    if (!window.ReadableStream || !window.fetch) return;
+    document.addEventListener('click', (ev) => {
+      const a = ev.target.closest('a[data-zip]');
+      if (!a || !a.getAttribute('href') || ev.defaultPrevented ||
+          ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+      ev.preventDefault();
+      if (a.getAttribute('aria-busy') !== 'true') fetchZip(a);
+    });
+  }
 
   listPage();
   orderActions();
+  zipLinks();
+  signOut();
   compareViews();
   zoomButtons();
   offline.start();
