@@ -167,9 +167,11 @@ readiness(pd_buf *b, const struct order_pet *p, const struct order_image *im)
 }
 
 /*
- * One photo: a button that opens the zoom viewer, with its caption. The
- * first pet's photos are what a phone shows first (the page's largest
- * paint), so they load at once and first; the others wait until near.
+ * One photo: a button that opens the zoom viewer, with its caption.
+ * Phones show the 300-pixel thumbnail (the viewer has the detail), wider
+ * screens the preview. The first pet's photos are what a phone shows
+ * first (the page's largest paint), so they load at once and first; the
+ * others wait until near.
  */
 static void
 photo(pd_buf *b, const struct order_view *v, const struct order_image *im,
@@ -187,24 +189,32 @@ photo(pd_buf *b, const struct order_view *v, const struct order_image *im,
     }
     buf_printf(b, "\" aria-label=\"Zoom: %s of ", what);
     pages_text(b, pet);
-    buf_puts(b, "\"><img src=\"");
+    buf_puts(b, "\"><picture><source media=\"(min-width: 700px)\" "
+                "srcset=\"");
     image_url(b, v, im->id, "preview");
+    buf_puts(b, "\"><img src=\"");
+    image_url(b, v, im->id, "thumb");
     buf_printf(b, "\" width=\"%d\" height=\"%d\" %s alt=\"%s of ",
                LAYOUT_W, h < 1 ? 1 : h,
                first ? "fetchpriority=\"high\"" : "loading=\"lazy\"", what);
     pages_text(b, pet);
-    buf_printf(b, "\"></button><figcaption>%s", what);
+    buf_printf(b, "\"></picture></button><figcaption>%s", what);
     if (im->width > 0)
         buf_printf(b, " · %d×%d px", im->width, im->height);
     buf_puts(b, "</figcaption></figure>");
 }
 
-/* The slider over a background: the cut-out revealed over the original. */
+/*
+ * The slider over a background: the cut-out revealed over the original,
+ * at preview size. Folded until opened, so a phone on mobile data loads
+ * those previews only when someone compares.
+ */
 static void
 compare(pd_buf *b, const struct order_view *v, const struct order_image *orig,
         const struct order_image *cut, int n)
 {
-    buf_printf(b, "<div class=\"compare\" data-compare><div class=\"stage "
+    buf_printf(b, "<details class=\"compare\" data-compare><summary>"
+                  "Compare over a background</summary><div class=\"stage "
                   "checker\" id=\"stage%d\"><img src=\"", n);
     image_url(b, v, orig->id, "preview");
     buf_puts(b, "\" alt=\"\" loading=\"lazy\"><img class=\"top\" src=\"");
@@ -217,7 +227,8 @@ compare(pd_buf *b, const struct order_view *v, const struct order_image *orig,
                   "Checkerboard</option><option value=\"#ffffff\">White"
                   "</option><option value=\"#000000\">Black</option>"
                   "<option value=\"#e8d5b5\">Cream</option><option "
-                  "value=\"#2f6f4f\">Green</option></select></div></div>",
+                  "value=\"#2f6f4f\">Green</option></select></div>"
+                  "</details>",
                n, n, n, n);
 }
 

@@ -338,12 +338,22 @@ test('phone: filter, search, open, compare, zoom, claim, move, note',
     assert.match(await page.locator('h1').textContent(), /In production/);
     assert.deepEqual(await axeProblems(page), []);
 
-    // Compare: the slider moves the edge between cut-out and original.
+    // Side by side, a phone gets the thumbnails (the viewer has detail).
+    const shown = page.locator('.pair img').first();
+    await page.waitForFunction((img) => img.complete && img.naturalWidth > 0,
+      await shown.elementHandle());
+    assert.match(await shown.evaluate((img) => img.currentSrc), /\/thumb$/);
+
+    // Compare: opened, the slider moves the edge between cut-out and
+    // original, both at preview size.
+    await page.getByText('Compare over a background').first().click();
     const slider = page.locator('[data-compare] input[type=range]').first();
     await slider.fill('20');
     const clip = await page.locator('[data-compare] .stage img').first()
       .evaluate((img) => img.style.clipPath);
     assert.equal(clip, 'inset(0px 0px 0px 20%)');
+    assert.match(await page.locator('[data-compare] .stage img').first()
+      .getAttribute('src'), /\/preview$/);
 
     // Zoom: a double tap zooms in; Escape closes and returns focus.
     await page.locator('button.zoom').first().click();
@@ -476,6 +486,12 @@ test('desktop: the list and an order page pass axe at 1280x800', { skip },
     await page.locator('.orders a.row').first().click();
     await page.waitForURL(/\/dashboard\/orders\//);
     assert.deepEqual(await axeProblems(page), []);
+    // A wide screen gets the previews side by side.
+    const shown = page.locator('.pair img').first();
+    await page.waitForFunction((img) => img.complete && img.naturalWidth > 0,
+      await shown.elementHandle());
+    assert.match(await shown.evaluate((img) => img.currentSrc),
+      /\/preview$/);
     assert.deepEqual(page.problems, []);
     await context.close();
   });
