@@ -201,6 +201,14 @@ photo(pd_buf *b, const struct order_view *v, const struct order_image *im,
     buf_printf(b, "\"></picture></button><figcaption>%s", what);
     if (im->width > 0)
         buf_printf(b, " · %d×%d px", im->width, im->height);
+    if (v->can_act) {
+        buf_puts(b, "<a class=\"dl\" download href=\"");
+        image_url(b, v, im->id, "original");
+        buf_printf(b, "\" aria-label=\"Download the %s of ",
+                   strcmp(what, "Original") == 0 ? "original" : "cut-out");
+        pages_text(b, pet);
+        buf_puts(b, "\">Download</a>");
+    }
     buf_puts(b, "</figcaption></figure>");
 }
 

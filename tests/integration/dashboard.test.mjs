@@ -443,6 +443,19 @@ test("phone: an order's zip and the print queue download with progress",
     assert.ok(order.names.slice(0, -1).every((n) => n.startsWith(`${ref}/`)));
     assert.equal(order.manifest.length, files.length + 1);
 
+    // Each file alone, byte for byte.
+    const api = (await (await fetch(url(`/api/v1/orders/${ref}`),
+      { headers: { cookie } })).json()).order;
+    const link = page.getByRole('link', { name: /^Download the original of / })
+      .first();
+    const [single] = await Promise.all([page.waitForEvent('download'),
+      link.click()]);
+    const saved = join(dir, 'single');
+    await single.saveAs(saved);
+    const id = (await link.getAttribute('href')).split('/').at(-2);
+    const image = api.images.find((im) => im.id === id);
+    assert.equal(readFileSync(saved).length, image.bytes);
+
     // The whole print queue, from the list.
     await page.goto(url('/dashboard'));
     const all = await downloadZip(page, 'Download the print queue', dir);
