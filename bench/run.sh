@@ -438,6 +438,30 @@ bench_lighthouse() {
     stop_server
 }
 
+# Backup and restore of the seeded SQLite database (online copy, integrity
+# check, gzip; restore with digest and count checks), wall-clock seconds.
+bench_backup() {
+    local dir=$TMP/backup out line
+    seed_once || { fail backup "could not seed the database"; return 0; }
+    mkdir -p "$dir"
+    cp -a "$SEED_DIR" "$dir/src"
+    out=$( { /usr/bin/time -f '%e s, peak %M KiB' "$BIN" backup \
+        --to "$dir/out" --data-dir "$dir/src"; } 2>&1 ) ||
+        { fail backup "printdesk backup failed: $out"; return 0; }
+    line=$(echo "$out" | grep -o '[0-9]*\.[0-9]* s, peak [0-9]* KiB' | tail -1)
+    echo "backup_sqlite_${ORDERS}_orders: $line ($(du -m "$SEED_DIR/printdesk.db" |
+        cut -f1) MiB database, $(du -m "$dir/out/backups" | cut -f1) MiB" \
+        "backup)"
+    out=$( { /usr/bin/time -f '%e s, peak %M KiB' "$BIN" restore \
+        --from "$dir/out" --database "sqlite:$dir/restored.db" \
+        --data-dir "$dir/src"; } 2>&1 ) ||
+        { fail restore "printdesk restore failed: $out"; return 0; }
+    line=$(echo "$out" | grep -o '[0-9]*\.[0-9]* s, peak [0-9]* KiB' | tail -1)
+    echo "restore_sqlite_${ORDERS}_orders: $line (digest, integrity and" \
+        "row counts checked)"
+    rm -rf "$dir"
+}
+
 main() {
     [ -x "$BIN" ] || { echo "run.sh: no $BIN; build first" >&2; exit 2; }
     mkdir -p "$OUT"
@@ -473,6 +497,8 @@ main() {
     echo "# 10. Lighthouse, default mobile settings (simulated slow 4G," \
         "4x CPU slowdown), Debian's Chromium, staff session; median run"
     bench_lighthouse
+    echo "# 11. backup and restore of the $ORDERS-order SQLite database"
+    bench_backup
     exit "$FAILED"
 }
 

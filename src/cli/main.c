@@ -27,6 +27,8 @@ static const struct command commands[] = {
                                          "Proxy does"},
     {"rotate-data-key", cmd_rotate_key, "re-encrypt customer data under "
                                         "the current data key"},
+    {"backup", cmd_backup, "back up the database into a folder or a store"},
+    {"restore", cmd_restore, "restore a backup into an empty database"},
 };
 
 static void
