@@ -27,6 +27,12 @@
 static struct upload_env env;
 static metrics_family *m_uploads, *m_bytes;
 
+/* What an upload can come to (README); each series starts at 0. */
+static const char *const upload_results[] = {
+    "ok", "duplicate", "too_large", "unsupported", "invalid",
+    "too_many_pixels", "session_full", "bad_request", "forbidden",
+    "rate_limited", "error"};
+
 void
 uploads_setup(const struct upload_env *e)
 {
@@ -39,6 +45,9 @@ uploads_setup(const struct upload_env *e)
     m_bytes = metrics_counter_family(
         "image_upload_bytes_total", "Bytes of photo uploads received, by "
         "way of uploading.", "via");
+    for (size_t i = 0; i < sizeof(upload_results) / sizeof(*upload_results);
+         i++)
+        metrics_counter_add(m_uploads, &upload_results[i], 0);
 }
 
 const struct upload_env *

@@ -129,10 +129,16 @@ kept_bytes(void)
 }
 
 static void
-count_lookup(const char *result)
+count_lookup_by(const char *result, int64_t by)
 {
     if (cache.lookups != NULL)
-        metrics_counter_add(cache.lookups, (const char *const[]){result}, 1);
+        metrics_counter_add(cache.lookups, (const char *const[]){result}, by);
+}
+
+static void
+count_lookup(const char *result)
+{
+    count_lookup_by(result, 1);
 }
 
 void
@@ -147,6 +153,8 @@ answer_cache_configure(int64_t life_ms)
         "ones: hit (sent as kept) or miss (built afresh).", "result");
     metrics_gauge("list_cache_bytes", "Bytes of order list answers kept.",
                   kept_bytes);
+    count_lookup_by("hit", 0);
+    count_lookup_by("miss", 0);
 }
 
 void

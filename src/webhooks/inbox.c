@@ -67,6 +67,28 @@ static _Thread_local int64_t created_in_tx;
 
 /* ---- set-up, metrics and logs ---- */
 
+/*
+ * Every series starts at 0, so the first delivery of an instance's life
+ * shows in increase() (Cloud Run starts instances often).
+ */
+static void
+count_zeros(void)
+{
+    static const char *const refusals[] = {"unauthorized", "bad_request",
+                                           "error"};
+
+    for (int t = 0; t < NTOPICS; t++) {
+        for (size_t o = 0; o < sizeof(outcome_names) / sizeof(*outcome_names);
+             o++)
+            metrics_counter_add(m_deliveries, (const char *[]){
+                                    topics[t].name, outcome_names[o]}, 0);
+        for (size_t r = 0; r < sizeof(refusals) / sizeof(*refusals); r++)
+            metrics_counter_add(m_deliveries, (const char *[]){
+                                    topics[t].name, refusals[r]}, 0);
+    }
+    metrics_counter_add(m_created, NULL, 0);
+}
+
 void
 webhooks_setup(const struct webhook_env *env)
 {
@@ -79,6 +101,7 @@ webhooks_setup(const struct webhook_env *env)
         "and what became of them.", "topic,result");
     m_created = metrics_counter_family(
         "orders_created_total", "Orders created from Shopify webhooks.", "");
+    count_zeros();
 }
 
 void
