@@ -462,6 +462,15 @@ bench_backup() {
     rm -rf "$dir"
 }
 
+# The S3 backend: printdesk on the tests' S3-protocol server (s3rver
+# behind the signature-checking proxy), 20 and 200 MiB photos: upload
+# and download MiB/s, and peak memory (VmHWM) while they move.
+bench_s3() {
+    [ -d "$ROOT/tests/node_modules/s3rver" ] ||
+        { fail s3 "tests/node_modules lacks s3rver (make test-deps)"; return 0; }
+    node "$BENCH_DIR/s3.mjs" "$BIN" || { echo "s3: FAILED"; FAILED=1; }
+}
+
 main() {
     [ -x "$BIN" ] || { echo "run.sh: no $BIN; build first" >&2; exit 2; }
     mkdir -p "$OUT"
@@ -499,6 +508,9 @@ main() {
     bench_lighthouse
     echo "# 11. backup and restore of the $ORDERS-order SQLite database"
     bench_backup
+    echo "# 12. S3 backend: 20 and 200 MiB photos through printdesk to" \
+        "s3rver behind the signature-checking proxy, same machine"
+    bench_s3
     exit "$FAILED"
 }
 

@@ -151,8 +151,9 @@ apply_storage(struct config *cfg, const char *name, const char *v,
               char *err, size_t errlen)
 {
     if (!store_url_valid(v)) {
-        snprintf(err, errlen, "%s: \"%.40s\" has an unknown scheme (use "
-                 "file:DIR)", name, v);
+        snprintf(err, errlen, "%s: \"%.40s\" is not a storage URL (use "
+                 "file:DIR, s3://BUCKET?endpoint=URL&region=REGION or "
+                 "gs://BUCKET; see docs/storage.md)", name, v);
         return -1;
     }
     return copy_value(cfg->storage_url, sizeof(cfg->storage_url), name, v,

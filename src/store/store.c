@@ -10,6 +10,8 @@
 
 static const struct store_backend *const backends[] = {
     &store_file_backend,
+    &store_s3_backend,
+    &store_gs_backend,
 };
 
 static const char *const tier_names[STORE_TIER_COUNT] = {
@@ -123,7 +125,9 @@ store_open(const char *url, store **out, char *err, size_t errlen)
         err[0] = '\0';
     if (b == NULL || !b->url_valid(rest)) {
         if (errlen > 0)
-            strncat(err, "storage URL must be file:DIR", errlen - 1);
+            strncat(err, "storage URL must be file:DIR, "
+                    "s3://BUCKET?endpoint=URL&region=REGION or gs://BUCKET "
+                    "(see docs/storage.md)", errlen - 1);
         return PD_EINVAL;
     }
     return b->open(rest, out, err, errlen);

@@ -1,6 +1,6 @@
 /*
- * store.h — the blob store: one interface over a local folder (and later
- * S3-compatible object stores). Keys are relative paths of safe
+ * store.h — the blob store: one interface over a local folder and
+ * S3-compatible object stores (GCS too). Keys are relative paths of safe
  * characters; the first segment is the retention tier. Readers never see
  * half-written objects.
  */
@@ -43,14 +43,19 @@ int store_tier_of_key(const char *key);
 bool store_key_valid(const char *key);
 
 /*
- * Opens a store for a URL: "file:DIR" (DIR is created if missing). On
- * failure returns a negative pd_err and a one-line reason in err. A store
- * may be used from several threads at once.
+ * Opens a store for a URL: "file:DIR" (DIR is created if missing),
+ * "s3://BUCKET?endpoint=URL&region=REGION" or "gs://BUCKET" (keys from
+ * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; docs/storage.md has the
+ * options). On failure returns a negative pd_err and a one-line reason in
+ * err. A store may be used from several threads at once.
  */
 int store_open(const char *url, store **out, char *err, size_t errlen);
 void store_close(store *s);
 bool store_url_valid(const char *url);
-/* Checks the store answers (the folder exists and is writable). */
+/*
+ * Checks the store answers: the folder exists and is writable, or the
+ * bucket answers a listing with our keys.
+ */
 int store_ping(store *s, char *err, size_t errlen);
 
 /*

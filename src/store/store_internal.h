@@ -46,8 +46,8 @@ struct store_reader {
 };
 
 /*
- * One URL scheme. prefix is what the URL starts with ("file:", later
- * "s3://"); the backend gets the rest of the URL.
+ * One URL scheme. prefix is what the URL starts with ("file:", "s3://",
+ * "gs://"); the backend gets the rest of the URL.
  */
 struct store_backend {
     const char *prefix;
@@ -56,6 +56,9 @@ struct store_backend {
 };
 
 extern const struct store_backend store_file_backend;
+/* S3-compatible APIs, and Google Cloud Storage's XML API (store_s3.c). */
+extern const struct store_backend store_s3_backend;
+extern const struct store_backend store_gs_backend;
 
 /*
  * True for a list prefix: "" or the start of a valid key (it may end in

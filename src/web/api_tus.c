@@ -482,7 +482,12 @@ web_tus_body(http_req *req, const char *data, size_t len)
         return refuse_body(req, t);
     }
     t->received += (int64_t)len;
-    return tus_piece_write(t->piece, data, len);
+    if (tus_piece_write(t->piece, data, len) != PD_OK) {
+        t->refused = refusal(503, "unavailable", "the piece could not be "
+                             "stored; send it again");
+        return refuse_body(req, t);
+    }
+    return PD_OK;
 }
 
 static int
