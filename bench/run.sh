@@ -471,6 +471,12 @@ bench_s3() {
     node "$BENCH_DIR/s3.mjs" "$BIN" || { echo "s3: FAILED"; FAILED=1; }
 }
 
+# copy-db: the seeded SQLite database into a PostgreSQL started for it.
+bench_copydb() {
+    seed_once || { fail copydb "could not seed the database"; return 0; }
+    "$BENCH_DIR/copy_db.sh" "$BUILD" "$SEED_DIR/printdesk.db" || FAILED=1
+}
+
 main() {
     [ -x "$BIN" ] || { echo "run.sh: no $BIN; build first" >&2; exit 2; }
     mkdir -p "$OUT"
@@ -511,6 +517,8 @@ main() {
     echo "# 12. S3 backend: 20 and 200 MiB photos through printdesk to" \
         "s3rver behind the signature-checking proxy, same machine"
     bench_s3
+    echo "# 13. copy-db: the $ORDERS-order SQLite seed into PostgreSQL"
+    bench_copydb
     exit "$FAILED"
 }
 

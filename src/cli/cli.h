@@ -17,6 +17,8 @@ int cmd_sign_proxy(int argc, char **argv);
 int cmd_rotate_key(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_copy_db(int argc, char **argv);
+int cmd_import_legacy(int argc, char **argv);
 
 /*
  * Shared start-up of commands: loads the configuration (printing the one

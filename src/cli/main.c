@@ -29,6 +29,10 @@ static const struct command commands[] = {
                                         "the current data key"},
     {"backup", cmd_backup, "back up the database into a folder or a store"},
     {"restore", cmd_restore, "restore a backup into an empty database"},
+    {"copy-db", cmd_copy_db, "copy a SQLite database into PostgreSQL, "
+                             "checked"},
+    {"import-legacy", cmd_import_legacy, "import the old webhook service's "
+                                         "SQLite orders"},
 };
 
 static void
