@@ -22,6 +22,7 @@ echo
 echo "    $link"
 echo
 echo "A new link: $bin login-url --customer $demo_admin --ttl 900"
+echo "The storefront's side (upload bridge demo): http://$listen/demo/storefront"
 echo "Stop the server with Ctrl-C."
 echo
 exec "$bin" serve --listen "$listen" --log-format text

@@ -126,16 +126,23 @@ static const struct http_route all_routes[] = {
 };
 #define N_ROUTES (sizeof(all_routes) / sizeof(all_routes[0]))
 
+/* Served only in local mode (a loopback address): the demo storefront. */
+static const struct http_route local_routes[] = {
+    {"GET", "/demo/storefront", web_page_demo, NULL, 0, ROUTE_HTML, PUBLIC},
+};
+#define N_LOCAL (sizeof(local_routes) / sizeof(local_routes[0]))
+
 /*
  * The routes this process serves: test-only routes exist only with
- * PRINTDESK_TEST_ROUTES=1 on a loopback address.
+ * PRINTDESK_TEST_ROUTES=1 on a loopback address, local ones only on a
+ * loopback address.
  */
 const struct http_route *
 web_routes(int *count)
 {
-    static struct http_route active[N_ROUTES];
-    bool tests = the_app != NULL && the_app->cfg->test_routes &&
-                 the_app->cfg->local_mode;
+    static struct http_route active[N_ROUTES + N_LOCAL];
+    bool local = the_app != NULL && the_app->cfg->local_mode;
+    bool tests = local && the_app->cfg->test_routes;
     int n = 0;
 
     for (size_t i = 0; i < N_ROUTES; i++) {
@@ -146,6 +153,8 @@ web_routes(int *count)
             active[n].max_body = the_app->cfg->upload_max_bytes;
         n++;
     }
+    for (size_t i = 0; local && i < N_LOCAL; i++)
+        active[n++] = local_routes[i];
     *count = n;
     return active;
 }

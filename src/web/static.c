@@ -1,8 +1,10 @@
 /*
  * static.c — GET /static/{name}: the front-end assets embedded at build
  * time. By content-hashed name they are cached for a year (immutable); by
- * plain name they are revalidated by ETag. Gzip goes to clients that take
- * it.
+ * plain name they are revalidated by ETag, except the storefront bridge,
+ * which the shop's theme includes by its plain name from another site: it
+ * is kept five minutes before revalidation, and any page may load it.
+ * Gzip goes to clients that take it.
  */
 #include "web/pages.h"
 
@@ -71,6 +73,23 @@ takes_gzip(http_req *req)
     return strncmp(g, ";q=0", 4) != 0 || g[4] == '.';
 }
 
+/* Assets other sites include by their plain name (the shop's theme). */
+static bool
+included_by_themes(const struct static_asset *a)
+{
+    return strcmp(a->name, "bridge.js") == 0;
+}
+
+static const char *
+cache_control(const struct static_asset *a, bool hashed)
+{
+    if (hashed)
+        return "public, max-age=31536000, immutable";
+    if (included_by_themes(a))
+        return "public, max-age=300, must-revalidate";
+    return "no-cache";
+}
+
 int
 web_static_get(http_req *req)
 {
@@ -81,9 +100,9 @@ web_static_get(http_req *req)
 
     if (a == NULL)
         return http_error(req, 404, NULL, "no such file");
-    http_add_header(req, "Cache-Control", hashed
-                    ? "public, max-age=31536000, immutable"
-                    : "no-cache");
+    http_add_header(req, "Cache-Control", cache_control(a, hashed));
+    if (included_by_themes(a))
+        http_add_header(req, "Access-Control-Allow-Origin", "*");
     http_add_header(req, "ETag", a->etag);
     http_add_header(req, "Vary", "Accept-Encoding");
     if (etag_matches(http_header(req, "If-None-Match"), a->etag))

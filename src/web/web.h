@@ -44,6 +44,9 @@ int web_auth_logout(http_req *req);
 int web_auth_direct_link(http_req *req);
 int web_auth_whoami(http_req *req);
 
+/* The demo storefront, local mode only (page_demo.c). */
+int web_page_demo(http_req *req);
+
 /* Staff administration (api_staff.c). */
 int web_api_staff_list(http_req *req);
 
