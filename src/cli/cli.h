@@ -15,10 +15,11 @@ int cmd_staff(int argc, char **argv);
 int cmd_login_url(int argc, char **argv);
 int cmd_sign_proxy(int argc, char **argv);
 int cmd_rotate_key(int argc, char **argv);
-int cmd_backup(int argc, char **argv);
-int cmd_restore(int argc, char **argv);
 int cmd_copy_db(int argc, char **argv);
 int cmd_import_legacy(int argc, char **argv);
+int cmd_lifecycle(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 /*
  * Shared start-up of commands: loads the configuration (printing the one

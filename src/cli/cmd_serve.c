@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "uploads/tus.h"
 #include "uploads/uploads.h"
+#include "lifecycle/lifecycle.h"
 #include "web/answer_cache.h"
 #include "web/web.h"
 #include "webhooks/webhooks.h"
@@ -311,6 +312,7 @@ cmd_serve(int argc, char **argv)
         goto done;
     prepare_uploads(&cfg, app.store);
     web_register_gauges();
+    lifecycle_register_metrics();
     if (guard_setup(&cfg) != PD_OK) {
         log_error("could not set up the request guard (rate limits): out "
                   "of memory");

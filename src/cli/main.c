@@ -27,12 +27,14 @@ static const struct command commands[] = {
                                          "Proxy does"},
     {"rotate-data-key", cmd_rotate_key, "re-encrypt customer data under "
                                         "the current data key"},
-    {"backup", cmd_backup, "back up the database into a folder or a store"},
-    {"restore", cmd_restore, "restore a backup into an empty database"},
     {"copy-db", cmd_copy_db, "copy a SQLite database into PostgreSQL, "
                              "checked"},
     {"import-legacy", cmd_import_legacy, "import the old webhook service's "
                                          "SQLite orders"},
+    {"lifecycle", cmd_lifecycle, "move and purge stored photos by retention "
+                                 "tier"},
+    {"backup", cmd_backup, "back up the database into a folder or a store"},
+    {"restore", cmd_restore, "restore a backup into an empty database"},
 };
 
 static void

@@ -1,7 +1,8 @@
 /*
  * metrics.c — counters and histograms in fixed arrays of atomics for the
- * request path, a mutex-guarded list for labelled domain counters, and the
- * Prometheus text renderer.
+ * request path, a mutex-guarded list for labelled domain counters, gauges
+ * (plain or labelled) read at scrape time, and the Prometheus text
+ * renderer.
  */
 #include "obs/metrics.h"
 
@@ -65,9 +66,27 @@ struct gauge {
     metrics_gauge_fn fn;
 };
 
+struct labeled_gauge {
+    struct labeled_gauge *next;
+    char *name;
+    char *help;
+    char **label_names;
+    int n_labels;
+    metrics_labeled_gauge_fn fn;
+};
+
+/* Where a labelled gauge's reading goes while it renders. */
+struct metrics_gauge_sink {
+    pd_buf *out;
+    const struct labeled_gauge *g;
+};
+
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct metrics_family *families;
 static struct gauge *gauges;
+/* Prepended at start and freed only at shutdown, so a render may walk
+ * the list outside the lock. */
+static struct labeled_gauge *labeled_gauges;
 
 int
 metrics_route_register(const char *label)
@@ -75,6 +94,13 @@ metrics_route_register(const char *label)
     int idx;
 
     pthread_mutex_lock(&registry_lock);
+    /* Methods of one pattern share its slot: one series per route. */
+    for (idx = 1; idx < atomic_load(&route_count); idx++) {
+        if (strcmp(route_labels[idx], label) == 0) {
+            pthread_mutex_unlock(&registry_lock);
+            return idx - 1;
+        }
+    }
     idx = atomic_load(&route_count);
     if (idx > METRICS_MAX_ROUTES) {
         pthread_mutex_unlock(&registry_lock);
@@ -238,6 +264,52 @@ metrics_gauge(const char *name, const char *help, metrics_gauge_fn fn)
     pthread_mutex_unlock(&registry_lock);
 }
 
+void
+metrics_labeled_gauge(const char *name, const char *help,
+                      const char *label_names, metrics_labeled_gauge_fn fn)
+{
+    struct labeled_gauge *g = calloc(1, sizeof(*g));
+
+    if (g == NULL)
+        return;
+    g->name = strdup(name);
+    g->help = strdup(help);
+    g->n_labels = split_labels(label_names, &g->label_names);
+    g->fn = fn;
+    pthread_mutex_lock(&registry_lock);
+    g->next = labeled_gauges;
+    labeled_gauges = g;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void
+metrics_gauge_series(metrics_gauge_sink *sink, const char *const *values,
+                     double value)
+{
+    const struct labeled_gauge *g = sink->g;
+
+    buf_printf(sink->out, "%s{", g->name);
+    for (int i = 0; i < g->n_labels; i++) {
+        buf_printf(sink->out, "%s%s=\"", i ? "," : "", g->label_names[i]);
+        append_label_value(sink->out, values[i] ? values[i] : "");
+        buf_puts(sink->out, "\"");
+    }
+    buf_printf(sink->out, "} %.17g\n", value);
+}
+
+/* Reads each labelled gauge; called without the registry's lock. */
+static void
+render_labeled_gauges(pd_buf *b, struct labeled_gauge *head)
+{
+    for (struct labeled_gauge *g = head; g != NULL; g = g->next) {
+        struct metrics_gauge_sink sink = {b, g};
+
+        buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", g->name, g->help,
+                   g->name);
+        g->fn(&sink);
+    }
+}
+
 static const char *
 route_label(int slot)
 {
@@ -323,6 +395,7 @@ void
 metrics_render(pd_buf *b)
 {
     int n_routes = atomic_load(&route_count);
+    struct labeled_gauge *labeled;
 
     render_requests_total(b, n_routes);
     buf_puts(b, "# HELP dashboard_request_duration_seconds Time from "
@@ -332,7 +405,26 @@ metrics_render(pd_buf *b)
         render_histogram_route(b, r);
     pthread_mutex_lock(&registry_lock);
     render_families(b);
+    labeled = labeled_gauges;
     pthread_mutex_unlock(&registry_lock);
+    render_labeled_gauges(b, labeled);
+}
+
+static void
+free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static void
+free_labeled_gauge(struct labeled_gauge *g)
+{
+    free_names(g->label_names, g->n_labels);
+    free(g->name);
+    free(g->help);
+    free(g);
 }
 
 static void
@@ -345,9 +437,7 @@ free_family(metrics_family *f)
         free(s->labels);
         free(s);
     }
-    for (int i = 0; i < f->n_labels; i++)
-        free(f->label_names[i]);
-    free(f->label_names);
+    free_names(f->label_names, f->n_labels);
     free(f->name);
     free(f->help);
     free(f);
@@ -370,6 +460,12 @@ metrics_shutdown(void)
         free(g->name);
         free(g->help);
         free(g);
+    }
+    while (labeled_gauges != NULL) {
+        struct labeled_gauge *g = labeled_gauges;
+
+        labeled_gauges = g->next;
+        free_labeled_gauge(g);
     }
     for (int i = 1; i < atomic_load(&route_count); i++) {
         free(route_labels[i]);

@@ -39,6 +39,21 @@ void metrics_counter_add(metrics_family *f, const char *const *values,
 typedef double (*metrics_gauge_fn)(void);
 void metrics_gauge(const char *name, const char *help, metrics_gauge_fn fn);
 
+/*
+ * A gauge family with labels, read when /metrics is scraped: fn reports
+ * each series through metrics_gauge_series (from inside fn only). fn
+ * runs outside the registry's lock, so it may query the database.
+ * Register at start; families live until metrics_shutdown.
+ */
+typedef struct metrics_gauge_sink metrics_gauge_sink;
+typedef void (*metrics_labeled_gauge_fn)(metrics_gauge_sink *sink);
+void metrics_labeled_gauge(const char *name, const char *help,
+                           const char *label_names,
+                           metrics_labeled_gauge_fn fn);
+/* One series of the family being read: as many values as label names. */
+void metrics_gauge_series(metrics_gauge_sink *sink,
+                          const char *const *values, double value);
+
 /* Appends the whole exposition (text format 0.0.4) to out. */
 void metrics_render(pd_buf *out);
 

@@ -1,7 +1,8 @@
 /*
  * health.c — the operator's routes: liveness, readiness (the database
- * and the storage answer), Prometheus metrics, the front page, and the
- * test-only routes (a slow request, a body echo) the tests drive.
+ * and the storage answer), Prometheus metrics (with the readiness found
+ * at each scrape as a gauge), the front page, and the test-only routes
+ * (a slow request, a body echo) the tests drive.
  */
 #include "web/web.h"
 
@@ -12,6 +13,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -43,52 +45,87 @@ check_database(char *reason, size_t len)
     return NULL;
 }
 
+/* 1 when the last readiness check (a /readyz or a scrape) passed. */
+static atomic_int last_ready = 1;
+
+/* What one readiness check found: a reason per failed part, or NULL. */
+struct readiness {
+    char db_reason[256], store_reason[256];
+    const char *db_fail, *store_fail;
+};
+
+/* Checks the database and the storage; true when both answer. */
+static bool
+check_ready(struct readiness *r)
+{
+    bool ok;
+
+    r->db_fail = check_database(r->db_reason, sizeof(r->db_reason));
+    r->store_fail = NULL;
+    if (store_ping(web_app()->store, r->store_reason,
+                   sizeof(r->store_reason)) != PD_OK)
+        r->store_fail = r->store_reason;
+    ok = r->db_fail == NULL && r->store_fail == NULL;
+    if (!ok)
+        log_warn("not ready: database %s; storage %s",
+                 r->db_fail ? r->db_fail : "ok",
+                 r->store_fail ? r->store_fail : "ok");
+    atomic_store(&last_ready, ok);
+    return ok;
+}
+
 int
 web_readyz(http_req *req)
 {
-    char db_reason[256], store_reason[256];
-    const char *db_fail = check_database(db_reason, sizeof(db_reason));
-    const char *store_fail = NULL;
+    struct readiness r;
+    bool ready = check_ready(&r);
     pd_buf b;
     int rc;
 
-    if (store_ping(web_app()->store, store_reason, sizeof(store_reason)) !=
-        PD_OK)
-        store_fail = store_reason;
-    if (db_fail != NULL || store_fail != NULL)
-        log_warn("not ready: database %s; storage %s",
-                 db_fail ? db_fail : "ok", store_fail ? store_fail : "ok");
     buf_init(&b);
     buf_printf(&b, "{\"status\":\"%s\",\"checks\":{\"database\":",
-               db_fail || store_fail ? "unavailable" : "ok");
-    buf_json_string(&b, db_fail ? db_fail : "ok");
+               ready ? "ok" : "unavailable");
+    buf_json_string(&b, r.db_fail ? r.db_fail : "ok");
     buf_puts(&b, ",\"storage\":");
-    buf_json_string(&b, store_fail ? store_fail : "ok");
+    buf_json_string(&b, r.store_fail ? r.store_fail : "ok");
     buf_puts(&b, "}}\n");
-    rc = http_respond_json(req, db_fail || store_fail ? 503 : 200, &b);
+    rc = http_respond_json(req, ready ? 200 : 503, &b);
     buf_free(&b);
     return rc;
 }
 
-/* True when no token is configured or the bearer token matches it. */
+/* True when the text equals the configured token (constant time). */
+static bool
+token_matches(const char *given, const char *want)
+{
+    size_t n = strlen(want);
+
+    return given != NULL && strlen(given) == n &&
+           CRYPTO_memcmp(given, want, n) == 0;
+}
+
+/*
+ * True when no token is configured, or the request carries it: as a
+ * bearer token, or as ?token= for scrapers that cannot send headers
+ * (Cloud Run's Prometheus sidecar; access logs cut the value short).
+ */
 static bool
 metrics_allowed(http_req *req)
 {
     const char *want = web_app()->cfg->metrics_token;
     const char *auth = http_header(req, "Authorization");
-    size_t n = strlen(want);
 
-    if (n == 0)
+    if (want[0] == '\0')
         return true;
-    if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
-        strlen(auth + 7) != n)
-        return false;
-    return CRYPTO_memcmp(auth + 7, want, n) == 0;
+    if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0)
+        return token_matches(auth + 7, want);
+    return token_matches(http_query(req, "token"), want);
 }
 
 int
 web_metrics(http_req *req)
 {
+    struct readiness r;
     pd_buf b;
     int rc;
 
@@ -96,6 +133,7 @@ web_metrics(http_req *req)
         http_add_header(req, "WWW-Authenticate", "Bearer");
         return http_error(req, 401, NULL, "a metrics token is required");
     }
+    check_ready(&r); /* for the printdesk_ready gauge */
     buf_init(&b);
     metrics_render(&b);
     if (b.failed)
@@ -238,6 +276,12 @@ in_flight(void)
 }
 
 static double
+ready(void)
+{
+    return atomic_load(&last_ready);
+}
+
+static double
 pool_connections(void)
 {
     return db_pool_open_count();
@@ -258,6 +302,9 @@ web_register_gauges(void)
                   "Client connections open now.", open_connections);
     metrics_gauge("http_requests_in_flight",
                   "Requests being served now.", in_flight);
+    metrics_gauge("printdesk_ready",
+                  "1 when the database and the storage answered the check "
+                  "made at this scrape (as /readyz), else 0.", ready);
     metrics_gauge("db_pool_connections",
                   "Database connections open in the per-thread pool.",
                   pool_connections);

@@ -263,7 +263,11 @@ pet_section(pd_buf *b, const struct order_view *v, const struct order_pet *p,
     if (cut != NULL)
         photo(b, v, cut, "Cut-out", pet, n == 0);
     if (orig == NULL && cut == NULL)
-        buf_puts(b, "<p>No photos yet.</p>");
+        buf_puts(b, p->original_image_id != NULL ||
+                            p->processed_image_id != NULL
+                        ? "<p>Photos deleted (by retention or at the "
+                          "customer's request).</p>"
+                        : "<p>No photos yet.</p>");
     buf_puts(b, "</div>");
     if (orig != NULL && cut != NULL)
         compare(b, v, orig, cut, n);

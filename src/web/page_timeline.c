@@ -85,6 +85,8 @@ action_label(const char *action)
         {"order.release", "Released"},
         {"shopify.cancelled", "Cancelled in Shopify"},
         {"shopify.fulfilled", "Fulfilled in Shopify"},
+        {"photo.move", "Moved to another storage tier:"},
+        {"photo.delete", "Deleted by retention:"},
     };
 
     for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
