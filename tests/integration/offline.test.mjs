@@ -299,11 +299,15 @@ test('signing out ends the session and leaves nothing on the phone',
       order: a, at: Date.now() });
     assert.equal((await queued(page)).length, 1);
     const signOut = page.getByRole('button', { name: 'Sign out' });
-    let asked = '';
-    page.once('dialog', (d) => { asked = d.message(); d.dismiss(); });
+    const question = new Promise((resolve) => page.once('dialog', (d) => {
+      resolve(d.message());
+      d.dismiss();
+    }));
     await signOut.click();
-    await page.waitForFunction(() => true);
-    assert.match(asked, /^1 change made offline have not been sent yet\./);
+    assert.match(await question,
+      /^1 change made offline have not been sent yet\./);
+    await page.waitForFunction(() => !document.querySelector(
+      '[data-signout]').disabled);
     assert.equal((await queued(page)).length, 1, 'kept when not confirmed');
 
     page.once('dialog', (d) => d.accept());
