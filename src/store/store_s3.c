@@ -50,6 +50,9 @@ struct s3store {
     s3_client *client;
     int64_t part_size;   /* the multipart threshold and part size */
     int list_page;       /* keys per ListObjectsV2 page */
+    /* "x-amz-storage-class: GLACIER_IR" (or x-goog-) for copies into
+     * archived/; "" keeps the bucket's default class. */
+    char archive_header[64];
     char spool_dir[256];
     pthread_mutex_t lock; /* guards the orphans */
     struct orphan *orphans;
@@ -83,8 +86,24 @@ struct s3_url {
     struct s3_config cfg; /* without the keys */
     int64_t threshold;
     int list_page;
-    bool has_endpoint, has_region;
+    char archive_class[33]; /* "" for none */
+    bool has_endpoint, has_region, has_archive_class;
 };
+
+/* A storage class name: 1 to 32 of A-Z, 0-9 and '_'. */
+static bool
+class_valid(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= '0' && v[i] <= '9') ||
+              v[i] == '_'))
+            return false;
+    return true;
+}
 
 static int
 url_error(char *err, size_t errlen, const char *msg, const char *name)
@@ -208,6 +227,11 @@ url_param(struct s3_url *u, const char *p, size_t n, char *err,
                pd_parse_i64(value, THRESHOLD_MIN, THRESHOLD_MAX, &v) ==
                    PD_OK) {
         u->threshold = v;
+    } else if (strcmp(name, "archive_class") == 0 &&
+               !u->has_archive_class &&
+               (value[0] == '\0' || class_valid(value))) {
+        snprintf(u->archive_class, sizeof(u->archive_class), "%s", value);
+        u->has_archive_class = true;
     } else if (strcmp(name, "list_page") == 0 &&
                pd_parse_i64(value, 1, 1000, &v) == PD_OK) {
         u->list_page = (int)v;
@@ -245,6 +269,9 @@ parse_url(bool gcs, const char *rest, struct s3_url *u, char *err,
     if (!u->has_region)
         snprintf(u->cfg.region, sizeof(u->cfg.region), "%s",
                  gcs ? "auto" : "us-east-1");
+    /* GCS has a colder class everywhere; other stores name their own. */
+    if (!u->has_archive_class && gcs)
+        snprintf(u->archive_class, sizeof(u->archive_class), "ARCHIVE");
     if (!u->has_endpoint && gcs)
         snprintf(u->cfg.endpoint, sizeof(u->cfg.endpoint),
                  "https://storage.googleapis.com");
@@ -806,6 +833,16 @@ s3_stat(store *s, const char *key, struct store_stat *out)
     return rc;
 }
 
+/* The storage-class header a copy into key carries, or NULL. */
+static const char *
+archive_header(const struct s3store *ss, const char *key)
+{
+    return ss->archive_header[0] != '\0' &&
+                   store_tier_of_key(key) == TIER_ARCHIVED
+               ? ss->archive_header
+               : NULL;
+}
+
 static int
 s3_copy(store *s, const char *src_key, const char *dst_key)
 {
@@ -829,7 +866,9 @@ s3_copy(store *s, const char *src_key, const char *dst_key)
              : s3_call(ss->client,
                        &(struct s3_request){.method = "PUT", .what = "copy to",
                                             .key = dst_key,
-                                            .headers = {buf_cstr(&src)},
+                                            .headers = {buf_cstr(&src),
+                                                        archive_header(
+                                                            ss, dst_key)},
                                             .retry = S3_RETRY_ALWAYS},
                        &rp);
     if (rc == PD_ENOTFOUND)
@@ -1030,6 +1069,10 @@ open_common(bool gcs, const char *rest, store **out, char *err,
     s->base.ops = &s3_ops;
     s->part_size = u.threshold;
     s->list_page = u.list_page;
+    if (u.archive_class[0] != '\0')
+        snprintf(s->archive_header, sizeof(s->archive_header),
+                 "x-%s-storage-class: %s", gcs ? "goog" : "amz",
+                 u.archive_class);
     snprintf(s->spool_dir, sizeof(s->spool_dir), "%s",
              tmp && tmp[0] == '/' ? tmp : "/tmp");
     pthread_mutex_init(&s->lock, NULL);

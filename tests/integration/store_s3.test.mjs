@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
-import { startServer } from '../lib/server.mjs';
+import { freshState, runPrintdesk, startServer } from '../lib/server.mjs';
 import { buildDir } from '../lib/uploads.mjs';
 import { API_KEY, DATA_KEY, SECRET, SHOP } from '../lib/shopify.mjs';
 import { SECRET_KEY, signedRequest, startS3 } from '../lib/s3.mjs';
@@ -299,5 +299,40 @@ test('the S3 server stopped mid-upload: a clear error, nothing left, and '
     const exit = await server.stop();
     assert.deepEqual(exit, { code: 0, signal: null },
       server.stderr.slice(-3000));
+  }
+});
+
+test('copies into archived/ ask for the archive storage class', {
+  timeout: 120000,
+}, async () => {
+  const state = freshState();
+  const url = s3.storageUrl({ ...TEST_PARAMS, archive_class: 'STANDARD_IA' });
+  const env = { ...ENV, ...s3.env, DATABASE_URL: state.databaseUrl,
+    STORAGE_URL: url, PRINTDESK_DATA_DIR: join(state.dir, 'data'),
+    LOG_LEVEL: 'warning' };
+  try {
+    const seeded = await runPrintdesk(['seed-demo', '--orders', '40'],
+      { env });
+    assert.equal(seeded.code, 0, seeded.stderr);
+    const from = s3.log.length;
+    const later = new Date(Date.now() + 40 * 86400000).toISOString();
+    const run = await runPrintdesk(['lifecycle', '--now', later, '--force'],
+      { env });
+    assert.equal(run.code, 0, run.stderr);
+    const puts = s3.log.slice(from).filter((r) => r.method === 'PUT');
+    const archived = puts.filter((r) => r.key.startsWith('archived/'));
+    assert.ok(archived.length > 0, 'completed orders were archived');
+    assert.ok(archived.every((r) => r.storageClass === 'STANDARD_IA'));
+    assert.ok(puts.filter((r) => !r.key.startsWith('archived/'))
+      .every((r) => r.storageClass === undefined));
+    assert.deepEqual(refused(), [], 'every request was signed as sent');
+
+    // A class that is not a storage class name is refused at start.
+    const bad = await runPrintdesk(['migrate'], { env: { ...env,
+      STORAGE_URL: s3.storageUrl({ archive_class: 'cold storage' }) } });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /STORAGE_URL: .* is not a storage URL/);
+  } finally {
+    state.cleanup();
   }
 });

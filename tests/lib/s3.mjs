@@ -386,7 +386,8 @@ async function handle(srv, req, res) {
     await verify(srv, req, target, body);
     srv.stats.requests++;
     srv.log.push({ method: req.method, key: target.key, query: target.query,
-      bytes: body.length });
+      bytes: body.length,
+      storageClass: req.headers['x-amz-storage-class'] });
     if (srv.onRequest && await srv.onRequest({ req, res, target, body })) {
       return;
     }
