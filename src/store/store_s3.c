@@ -230,7 +230,7 @@ url_param(struct s3_url *u, const char *p, size_t n, char *err,
     } else if (strcmp(name, "archive_class") == 0 &&
                !u->has_archive_class &&
                (value[0] == '\0' || class_valid(value))) {
-        snprintf(u->archive_class, sizeof(u->archive_class), "%s", value);
+        memcpy(u->archive_class, value, strlen(value) + 1); /* fits */
         u->has_archive_class = true;
     } else if (strcmp(name, "list_page") == 0 &&
                pd_parse_i64(value, 1, 1000, &v) == PD_OK) {
