@@ -37,18 +37,6 @@ struct entry {
 
 /* ---- parsing ------------------------------------------------------------ */
 
-static int
-hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Form-decodes n bytes of src into dst ('+' is a space); -1 on a bad %. */
 static long
 form_decode(const char *src, size_t n, char *dst)
@@ -65,8 +53,8 @@ form_decode(const char *src, size_t n, char *dst)
 
             if (n - i < 3)
                 return -1;
-            hi = hex_value((unsigned char)src[i + 1]);
-            lo = hex_value((unsigned char)src[i + 2]);
+            hi = pd_hex_value(src[i + 1]);
+            lo = pd_hex_value(src[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             dst[o++] = (char)(hi << 4 | lo);

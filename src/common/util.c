@@ -103,6 +103,113 @@ pd_format_time(char out[40], int64_t ms)
     snprintf(out + n, 40 - n, ".%03uZ", millis);
 }
 
+int
+pd_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Reads exactly n digits at *p into *out and advances *p. */
+static bool
+take_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return false;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+/* The offset that ends a time, in seconds (see pd_parse_iso_time). */
+static bool
+iso_offset(const char *p, bool strict, int64_t *secs)
+{
+    int sign, h = 0, m = 0;
+
+    *secs = 0;
+    if (!strict) {
+        p += strspn(p, " ");
+        if (*p == '\0' || strcmp(p, "UTC") == 0)
+            return true;
+    }
+    if ((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0')
+        return true;
+    if (*p != '+' && *p != '-')
+        return false;
+    sign = *p++ == '-' ? -1 : 1;
+    if (!take_digits(&p, 2, &h))
+        return false;
+    if (*p == ':')
+        p++;
+    if ((strict || *p != '\0') && !take_digits(&p, 2, &m))
+        return false;
+    *secs = sign * (h * 3600 + m * 60);
+    return *p == '\0' && h <= 23 && m <= 59;
+}
+
+/* HH:MM[:SS[.frac]] at *p; advances *p. */
+static bool
+iso_clock(const char **p, bool strict, int *h, int *mi, int *sec, int *ms)
+{
+    int scale = 100;
+
+    if (!take_digits(p, 2, h) || *(*p)++ != ':' || !take_digits(p, 2, mi))
+        return false;
+    if (**p == ':') {
+        (*p)++;
+        if (!take_digits(p, 2, sec))
+            return false;
+    } else if (strict) {
+        return false;
+    }
+    if (**p == '.' || (!strict && **p == ','))
+        for ((*p)++; **p >= '0' && **p <= '9'; (*p)++, scale /= 10)
+            *ms += (**p - '0') * scale;
+    return true;
+}
+
+int
+pd_parse_iso_time(const char *s, bool strict, int64_t *ms)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0;
+    const char *p = s;
+    int64_t offset, t;
+    struct tm tm;
+    bool has_clock;
+
+    if (s == NULL || !take_digits(&p, 4, &y) || *p++ != '-' ||
+        !take_digits(&p, 2, &mo) || *p++ != '-' || !take_digits(&p, 2, &d))
+        return PD_EINVAL;
+    has_clock = (*p == 'T' || *p == 't' || *p == ' ') && p[1] >= '0' &&
+                p[1] <= '9';
+    if (strict && !has_clock)
+        return PD_EINVAL;
+    if (has_clock && (p++, !iso_clock(&p, strict, &h, &mi, &sec, &frac)))
+        return PD_EINVAL;
+    if (!iso_offset(p, strict, &offset) || (strict && y < 1970) ||
+        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60)
+        return PD_EINVAL;
+    tm = (struct tm){.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+                     .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    t = (int64_t)timegm(&tm);
+    if (tm.tm_mday != d) /* 31 April and the like roll over */
+        return PD_EINVAL;
+    *ms = (t - offset) * 1000 + frac;
+    return PD_OK;
+}
+
 void
 buf_init(pd_buf *b)
 {

@@ -1,6 +1,7 @@
 /*
  * util.h — small helpers shared by every module: clocks, random ids,
- * range-checked number parsing, and a growable byte buffer.
+ * range-checked number and time parsing, hex, and a growable byte
+ * buffer.
  */
 #ifndef PD_UTIL_H
 #define PD_UTIL_H
@@ -20,12 +21,25 @@ int pd_random_bytes(void *buf, size_t n);
 int pd_random_hex(char *out, size_t nbytes);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void pd_hex(char *out, const void *in, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int pd_hex_value(char c);
 
 /*
  * Parses a whole decimal string into *out, within [min, max]. Leading or
  * trailing junk, an empty string or overflow fail with PD_EINVAL.
  */
 int pd_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/*
+ * ISO 8601 date and time to ms since the epoch: YYYY-MM-DD, then 'T',
+ * 't' or ' ' and HH:MM[:SS[.frac]], then 'Z' or +HH:MM / -HHMM. Strict
+ * (what Shopify sends): the time with its seconds and the offset are
+ * required and the year is 1970 or later. Lenient: a missing time is
+ * midnight, a missing offset (or " UTC") is UTC, ',' may start the
+ * fraction and the offset's minutes may be left out. PD_EINVAL for
+ * anything else, including days that do not exist (31 April).
+ */
+int pd_parse_iso_time(const char *s, bool strict, int64_t *ms);
 
 /* Formats ms since the epoch as RFC 3339 UTC with milliseconds. */
 void pd_format_time(char out[40], int64_t ms);

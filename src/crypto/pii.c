@@ -7,6 +7,7 @@
 #include "crypto/pii.h"
 
 #include "common/err.h"
+#include "common/util.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -34,18 +35,6 @@ struct pii_keys {
     struct pii_key cur, prev;
 };
 
-static int
-hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Exactly 2 * KEY_LEN hex digits into key. */
 static int
 parse_key(const char *hex, unsigned char key[KEY_LEN])
@@ -53,7 +42,7 @@ parse_key(const char *hex, unsigned char key[KEY_LEN])
     if (strnlen(hex, 2 * KEY_LEN + 1) != 2 * KEY_LEN)
         return PD_EINVAL;
     for (size_t i = 0; i < KEY_LEN; i++) {
-        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        int hi = pd_hex_value(hex[2 * i]), lo = pd_hex_value(hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return PD_EINVAL;

@@ -167,21 +167,6 @@ report_bad(struct import *im, int64_t rowid, const char *order,
 
 /* ---- writing one order ---- */
 
-/* Appends s lower-cased (ASCII) after a space, as webhooks do. */
-static void
-search_add(pd_buf *b, const char *s)
-{
-    if (s == NULL || s[0] == '\0')
-        return;
-    if (b->len > 0)
-        buf_puts(b, " ");
-    for (; *s != '\0'; s++) {
-        char c = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
-
-        buf_append(b, &c, 1);
-    }
-}
-
 /* When the order reached its status (creation for pending). */
 static int64_t
 status_time(const struct legacy_order *o)
@@ -201,10 +186,10 @@ search_text(const struct legacy_order *o, pd_buf *b)
     char number[24];
 
     snprintf(number, sizeof(number), "%" PRId64, o->number);
-    search_add(b, o->name);
-    search_add(b, number);
+    orders_search_add(b, o->name);
+    orders_search_add(b, number);
     for (int i = 0; i < o->n_pets; i++)
-        search_add(b, o->pets[i].name);
+        orders_search_add(b, o->pets[i].name);
     if (o->notes != NULL)
         buf_printf(b, " %s", o->notes);
 }

@@ -7,6 +7,7 @@
 #include "dbcopy/legacy_internal.h"
 
 #include "common/err.h"
+#include "common/util.h"
 #include "orders/print.h"
 
 #include <jansson.h>
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* 2000-01-01 and 2100-01-01 in ms: a legacy time outside is a mistake. */
 #define TIME_MIN_MS 946684800000LL
@@ -94,81 +94,12 @@ from_epoch(double v, int64_t *ms)
     return PD_OK;
 }
 
-/* Reads exactly n digits at *p. */
-static bool
-digits(const char **p, int n, int *out)
-{
-    int v = 0;
-
-    for (int i = 0; i < n; i++) {
-        if ((*p)[i] < '0' || (*p)[i] > '9')
-            return false;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-/* "Z", "+02:00", "-0500", " UTC" or nothing: the offset in seconds. */
-static bool
-offset(const char *p, int64_t *secs)
-{
-    int sign, h = 0, m = 0;
-
-    p += strspn(p, " ");
-    *secs = 0;
-    if (*p == '\0' || strcmp(p, "Z") == 0 || strcmp(p, "z") == 0 ||
-        strcmp(p, "UTC") == 0)
-        return true;
-    if (*p != '+' && *p != '-')
-        return false;
-    sign = *p++ == '-' ? -1 : 1;
-    if (!digits(&p, 2, &h))
-        return false;
-    if (*p == ':')
-        p++;
-    if (*p != '\0' && !digits(&p, 2, &m))
-        return false;
-    *secs = sign * (h * 3600 + m * 60);
-    return *p == '\0' && h <= 23 && m <= 59;
-}
-
-/* YYYY-MM-DD[(T| )HH:MM[:SS[.frac]]][offset] to ms. */
+/* An ISO 8601 time, lenient about what legacy rows left out. */
 static int
 iso_time(const char *s, int64_t *ms)
 {
-    int y, mo, d, h = 0, mi = 0, sec = 0;
-    double frac = 0, scale = 0.1;
-    int64_t off, t;
-    struct tm tm;
-    const char *p = s;
-
-    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) ||
-        *p++ != '-' || !digits(&p, 2, &d))
+    if (pd_parse_iso_time(s, false, ms) != PD_OK)
         return PD_EINVAL;
-    if ((*p == 'T' || *p == 't' || *p == ' ') && p[1] >= '0' && p[1] <= '9') {
-        p++;
-        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
-            return PD_EINVAL;
-        if (*p == ':') {
-            p++;
-            if (!digits(&p, 2, &sec))
-                return PD_EINVAL;
-        }
-        if (*p == '.' || *p == ',')
-            for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-                frac += (*p - '0') * scale;
-    }
-    if (!offset(p, &off) || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-        h > 23 || mi > 59 || sec > 60)
-        return PD_EINVAL;
-    tm = (struct tm){.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                     .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-    t = (int64_t)timegm(&tm);
-    if (tm.tm_mday != d) /* 31 April and the like roll over */
-        return PD_EINVAL;
-    *ms = (t - off) * 1000 + (int64_t)(frac * 1000.0);
     return *ms >= TIME_MIN_MS && *ms < TIME_MAX_MS ? PD_OK : PD_EINVAL;
 }
 

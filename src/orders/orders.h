@@ -7,6 +7,7 @@
 #define PD_ORDERS_H
 
 #include "common/arena.h"
+#include "common/util.h"
 #include "db/db.h"
 
 #include <stdbool.h>
@@ -141,6 +142,12 @@ int orders_count(db *d, const struct orders_filter *f,
  * chips of a plain list) are shared across requests for up to a second.
  * The process serves one database.
  */
+/*
+ * Appends s to an order's search_text (after a space, ASCII lower-cased),
+ * the column the full-text search reads; NULL or "" adds nothing.
+ */
+void orders_search_add(pd_buf *b, const char *s);
+
 int orders_count_shared(db *d, const struct orders_filter *f,
                         struct orders_counts *out);
 /* Drops the shared counts: orders may have changed. */

@@ -3,7 +3,8 @@
  * order number ("1042", "#1042") is looked up exactly; anything else is
  * split into words that must all appear as word prefixes, written as an
  * FTS5 MATCH expression (SQLite) or a tsquery (PostgreSQL) that carries
- * no syntax of the user's.
+ * no syntax of the user's. Also the other side: how an order's
+ * searchable text is written.
  */
 #include "orders/orders_internal.h"
 
@@ -144,4 +145,18 @@ orders_search_parse(enum db_kind kind, const char *q, arena *a,
     }
     buf_free(&b);
     return rc;
+}
+
+void
+orders_search_add(pd_buf *b, const char *s)
+{
+    if (s == NULL || s[0] == '\0')
+        return;
+    if (b->len > 0)
+        buf_puts(b, " ");
+    for (; *s != '\0'; s++) {
+        char c = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
+
+        buf_append(b, &c, 1);
+    }
 }

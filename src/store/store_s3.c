@@ -10,6 +10,7 @@
 #include "store/store_internal.h"
 
 #include "common/err.h"
+#include "common/util.h"
 #include "obs/log.h"
 #include "store/s3_http.h"
 #include "store/s3_xml.h"
@@ -130,18 +131,6 @@ bucket_valid(const char *b, size_t n)
     return true;
 }
 
-static int
-hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes %XX escapes of n bytes at in into out (NUL-terminated). */
 static bool
 percent_decode(const char *in, size_t n, char *out, size_t outlen)
@@ -152,8 +141,8 @@ percent_decode(const char *in, size_t n, char *out, size_t outlen)
         int c = (unsigned char)in[i];
 
         if (c == '%') {
-            int hi = i + 2 < n ? hex_digit(in[i + 1]) : -1;
-            int lo = i + 2 < n ? hex_digit(in[i + 2]) : -1;
+            int hi = i + 2 < n ? pd_hex_value(in[i + 1]) : -1;
+            int lo = i + 2 < n ? pd_hex_value(in[i + 2]) : -1;
 
             if (hi < 0 || lo < 0 || (hi | lo) == 0)
                 return false;

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define NAME_LEN_MAX (ORDERS_REF_MAX - 1) /* bytes of an order name */
 #define REF_LEN_MAX 128       /* bytes of an image or session id */
@@ -122,79 +121,6 @@ id_of(json_t *v, int64_t *out)
     if (json_is_string(v))
         return pd_parse_i64(json_string_value(v), 1, INT64_MAX, out);
     return PD_EINVAL;
-}
-
-/* Reads n digits at *p into *out and advances *p. */
-static bool
-take_digits(const char **p, int n, int *out)
-{
-    int v = 0;
-
-    for (int i = 0; i < n; i++) {
-        if ((*p)[i] < '0' || (*p)[i] > '9')
-            return false;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-/* The "+05:00", "-0500" or "Z" that ends a time: its offset in s. */
-static bool
-take_offset(const char *p, int64_t *offset_s)
-{
-    int sign, h, m;
-
-    if ((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0') {
-        *offset_s = 0;
-        return true;
-    }
-    if (p[0] != '+' && p[0] != '-')
-        return false;
-    sign = p[0] == '-' ? -1 : 1;
-    p++;
-    if (!take_digits(&p, 2, &h))
-        return false;
-    if (*p == ':')
-        p++;
-    if (!take_digits(&p, 2, &m) || *p != '\0' || h > 23 || m > 59)
-        return false;
-    *offset_s = sign * (h * 3600 + m * 60);
-    return true;
-}
-
-/* ISO 8601 with an offset (2008-01-10T11:00:00.123-05:00) to ms. */
-static int
-parse_time(const char *s, int64_t *ms)
-{
-    struct tm tm = {0};
-    int y, mo, d, h, mi, sec, frac = 0, scale = 100;
-    int64_t offset, t;
-    const char *p = s;
-
-    if (s == NULL || !take_digits(&p, 4, &y) || *p++ != '-' ||
-        !take_digits(&p, 2, &mo) || *p++ != '-' ||
-        !take_digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
-        return PD_EINVAL;
-    p++;
-    if (!take_digits(&p, 2, &h) || *p++ != ':' ||
-        !take_digits(&p, 2, &mi) || *p++ != ':' ||
-        !take_digits(&p, 2, &sec))
-        return PD_EINVAL;
-    if (*p == '.')
-        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-            frac += (*p - '0') * scale;
-    if (!take_offset(p, &offset) || y < 1970 || mo < 1 || mo > 12 ||
-        d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return PD_EINVAL;
-    tm = (struct tm){.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                     .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-    t = (int64_t)timegm(&tm);
-    if (tm.tm_mday != d) /* 31 April and the like roll over */
-        return PD_EINVAL;
-    *ms = (t - offset) * 1000 + frac;
-    return PD_OK;
 }
 
 /* Copies at most max bytes of s into out, not splitting a character. */
@@ -409,9 +335,11 @@ read_fields(struct apply *a, json_t *o)
     json_t *price = json_object_get(o, "total_price");
     const char *topic = a->w->topic;
 
-    if (parse_time(str_of(o, "updated_at"), &in->updated_ms) != PD_OK)
+    if (pd_parse_iso_time(str_of(o, "updated_at"), true, &in->updated_ms) !=
+        PD_OK)
         return invalid(a, "updated_at is missing or not an ISO 8601 time");
-    if (parse_time(str_of(o, "created_at"), &in->created_ms) != PD_OK)
+    if (pd_parse_iso_time(str_of(o, "created_at"), true, &in->created_ms) !=
+        PD_OK)
         in->created_ms = in->updated_ms;
     in->financial = short_str(o, "financial_status", SHORT_MAX);
     in->fulfillment = short_str(o, "fulfillment_status", SHORT_MAX);
@@ -530,21 +458,6 @@ blob_arg(const pd_buf *b)
     return b->len > 0 ? DB_BLOB(b->data, b->len) : DB_NULL;
 }
 
-/* Appends s lower-cased (ASCII) after a space. */
-static void
-search_add(pd_buf *b, const char *s)
-{
-    if (s == NULL || s[0] == '\0')
-        return;
-    if (b->len > 0)
-        buf_puts(b, " ");
-    for (; *s != '\0'; s++) {
-        char c = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
-
-        buf_append(b, &c, 1);
-    }
-}
-
 /*
  * What staff search for: name, number, pet names, note and tags (never
  * customer data), then the words of staff notes already on the order.
@@ -556,13 +469,13 @@ build_search(struct apply *a, pd_buf *b)
     db_rows *r = NULL;
     int rc = PD_OK;
 
-    search_add(b, a->in.name);
+    orders_search_add(b, a->in.name);
     snprintf(number, sizeof(number), "%lld", (long long)a->in.number);
-    search_add(b, a->in.number > 0 ? number : NULL);
+    orders_search_add(b, a->in.number > 0 ? number : NULL);
     for (int i = 0; i < a->in.n_pets; i++)
-        search_add(b, a->in.pets[i].pet_name);
-    search_add(b, a->in.note);
-    search_add(b, a->in.tags);
+        orders_search_add(b, a->in.pets[i].pet_name);
+    orders_search_add(b, a->in.note);
+    orders_search_add(b, a->in.tags);
     if (a->id > 0)
         rc = db_query(a->d, "SELECT body FROM notes WHERE order_id = ? "
                             "ORDER BY id", (db_arg[]){DB_INT(a->id)}, 1, &r);

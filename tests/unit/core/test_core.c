@@ -133,6 +133,42 @@ test_format_time(void **state)
 }
 
 static void
+test_parse_iso_time(void **state)
+{
+    int64_t ms = 0;
+
+    /* Shopify's form: strict. */
+    assert_int_equal(pd_parse_iso_time("2008-01-10T11:00:00.123-05:00", true,
+                                       &ms), PD_OK);
+    assert_int_equal(ms, 1199980800123LL);
+    assert_int_equal(pd_parse_iso_time("2008-01-10T16:00:00Z", true, &ms),
+                     PD_OK);
+    assert_int_equal(ms, 1199980800000LL);
+    assert_int_equal(pd_parse_iso_time("2008-01-10T16:00:00", true, &ms),
+                     PD_EINVAL);
+    assert_int_equal(pd_parse_iso_time("2008-01-10T16:00Z", true, &ms),
+                     PD_EINVAL);
+    assert_int_equal(pd_parse_iso_time("2008-01-10", true, &ms), PD_EINVAL);
+    assert_int_equal(pd_parse_iso_time("2008-04-31T00:00:00Z", true, &ms),
+                     PD_EINVAL);
+    assert_int_equal(pd_parse_iso_time(NULL, true, &ms), PD_EINVAL);
+    /* Lenient: what older systems wrote. */
+    assert_int_equal(pd_parse_iso_time("2008-01-10 16:00", false, &ms),
+                     PD_OK);
+    assert_int_equal(ms, 1199980800000LL);
+    assert_int_equal(pd_parse_iso_time("2008-01-10", false, &ms), PD_OK);
+    assert_int_equal(ms, 1199923200000LL);
+    assert_int_equal(pd_parse_iso_time("2008-01-10 17:00:00,5 +01", false,
+                                       &ms), PD_OK);
+    assert_int_equal(ms, 1199980800500LL);
+    assert_int_equal(pd_parse_iso_time("2008-01-10 16:00:00 UTC", false,
+                                       &ms), PD_OK);
+    assert_int_equal(ms, 1199980800000LL);
+    assert_int_equal(pd_parse_iso_time("2008-01-10 16:00 PST", false, &ms),
+                     PD_EINVAL);
+}
+
+static void
 test_metrics_exposition(void **state)
 {
     int route = metrics_route_register("/api/v1/orders/{order}");
@@ -184,6 +220,7 @@ main(void)
         cmocka_unit_test(test_parse_i64),
         cmocka_unit_test(test_parse_listen),
         cmocka_unit_test(test_format_time),
+        cmocka_unit_test(test_parse_iso_time),
         cmocka_unit_test(test_metrics_exposition),
     };
 
