@@ -362,33 +362,43 @@ wrk_page() {
         }'
 }
 
-# One pass of the list URLs against a server started with the given
-# environment; names end in suffix.
-pages_pass() {
-    local suffix=$1 data=$2 port cookie base
-    shift 2
+# One list URL with wrk against a fresh server (its own rate-limit bucket)
+# started with the given environment: pages_one NAME PATH FLOOR DATA
+# [ENV...] [-- WRK ARGS...].
+pages_one() {
+    local name=$1 path=$2 floor=$3 data=$4 port cookie env=() extra=()
+    shift 4
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do env+=("$1"); shift; done
+    [ $# -gt 0 ] && { shift; extra=("$@"); }
     port=$("$TMP/probe" free-port)
     if ! start_server "$port" env STAFF_RATE_PER_MINUTE=1000000 \
-            LOG_LEVEL=warning PRINTDESK_THREADS="$THREADS" "$@" "$BIN" serve \
-            --listen "127.0.0.1:$port" --data-dir "$data"; then
-        fail "pages$suffix" "the server did not start"
+            LOG_LEVEL=warning PRINTDESK_THREADS="$THREADS" "${env[@]}" \
+            "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data"; then
+        fail "$name" "the server did not start"
         stop_server
         return 0
     fi
-    base="http://127.0.0.1:$port"
     if ! cookie=$(session_cookie "$data" "$port") || [ -z "$cookie" ]; then
-        fail "pages$suffix" "no session cookie"
+        fail "$name" "no session cookie"
         stop_server
         return 0
     fi
-    wrk_page "orders_json_50_in_production$suffix" \
-        "$base/api/v1/orders?status=in_production&limit=50" "$cookie" 20000
-    wrk_page "orders_json_search_pet_name$suffix" \
-        "$base/api/v1/orders?q=bella&limit=50" "$cookie" 20000
-    wrk_page "dashboard_list_50_in_production$suffix" \
-        "$base/dashboard?status=in_production" "$cookie" 10000 \
-        -H "Accept-Encoding: gzip"
+    wrk_page "$name" "http://127.0.0.1:$port$path" "$cookie" "$floor" \
+        "${extra[@]}"
     stop_server
+}
+
+# The three list URLs; names end in suffix.
+pages_pass() {
+    local suffix=$1 data=$2
+    shift 2
+    pages_one "orders_json_50_in_production$suffix" \
+        "/api/v1/orders?status=in_production&limit=50" 20000 "$data" "$@"
+    pages_one "orders_json_search_pet_name$suffix" \
+        "/api/v1/orders?q=bella&limit=50" 20000 "$data" "$@"
+    pages_one "dashboard_list_50_in_production$suffix" \
+        "/dashboard?status=in_production" 10000 "$data" "$@" -- \
+        -H "Accept-Encoding: gzip"
 }
 
 # The dashboard's list page and the JSON list over the seeded orders: as
